@@ -1,0 +1,52 @@
+"""One settings object for the action server.
+
+Values come from the environment (``.env`` through honcho, or scripts/stack.py in
+tests). Nothing is read at import time: ``get_settings()`` builds the object on
+first use, so tests can set the environment first and clear the cache after.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import BaseSettings, Field, validator
+
+# Development pair, the same as the exchange's DEV_CLIENT_ID / DEV_CLIENT_SECRET
+# (exchange/core/config.py); the exchange refuses it in production.
+DEV_CLIENT_ID = "assistant"
+DEV_CLIENT_SECRET = "dev-only-exchange-secret-change-me"  # noqa: S105 - documented dev default
+
+
+class ActionSettings(BaseSettings):
+    exchange_url: str = Field("http://127.0.0.1:8100", env="EXCHANGE_URL")
+    exchange_client_id: str = Field(DEV_CLIENT_ID, env="EXCHANGE_CLIENT_ID")
+    exchange_client_secret: str = Field(DEV_CLIENT_SECRET, env="EXCHANGE_CLIENT_SECRET")
+    # Older callers must not wait: after this many seconds we apologise and offer a retry.
+    exchange_timeout: float = Field(3.0, gt=0, le=30, env="EXCHANGE_TIMEOUT")
+    # Retries inside one call (the client resends only what is safe to resend).
+    exchange_retries: int = Field(0, ge=0, le=5, env="EXCHANGE_RETRIES")
+    # Where handover summaries go. Empty: the exchange's own queue (POST /v1/handovers,
+    # signed). A URL: that endpoint gets the same JSON body (e.g. a gateway queue).
+    handover_url: str = Field("", env="HANDOVER_URL")
+    handover_timeout: float = Field(3.0, gt=0, le=30, env="HANDOVER_TIMEOUT")
+    # The number people can call instead; read out when something cannot be done here.
+    service_hotline: str = Field("12345", env="SERVICE_HOTLINE")
+    # The action server listens on loopback unless told otherwise (never 0.0.0.0 by default).
+    actions_host: str = Field("127.0.0.1", env="ACTIONS_HOST")
+    actions_port: int = Field(5055, env="ACTIONS_PORT")
+    # How many wrong identity checks before we stop asking (per conversation).
+    identity_attempts: int = Field(3, ge=1, le=10, env="IDENTITY_ATTEMPTS")
+    # How many months of pension payments are read out.
+    payment_months: int = Field(3, ge=1, le=12, env="PAYMENT_MONTHS")
+
+    class Config:
+        env_file = None
+
+    @validator("exchange_url", "handover_url")
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+@functools.cache
+def get_settings() -> ActionSettings:
+    return ActionSettings()

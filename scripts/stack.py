@@ -1,0 +1,72 @@
+"""How the processes of the stack find each other.
+
+Each service reads its own settings (exchange/core/config.py, actions/settings.py,
+voice/settings.py); this module only wires them together: ports, the URLs
+derived from them, and the local storage paths. `make run` and the end-to-end
+test fixtures both build the environment here, so they start the same stack.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_PORTS = {
+    "EXCHANGE_PORT": 8100,
+    "RASA_PORT": 5005,
+    "ACTIONS_PORT": 5055,
+    "GATEWAY_PORT": 8080,
+    "PHONE_PORT": 9092,
+}
+
+# Local development only: production refuses these (ENV=production).
+DEV_RASA_TOKEN = "dev-only-rasa-token-change-me"  # noqa: S105
+
+
+def environment(
+    base: Mapping[str, str] | None = None,
+    *,
+    ports: Mapping[str, int] | None = None,
+    var_dir: Path | None = None,
+) -> dict[str, str]:
+    """The variables every process of the stack needs.
+
+    Values already set in ``base`` (normally ``os.environ``, which honcho fills
+    from ``.env``) win over defaults; explicit ``ports`` win over both, so tests
+    can run a stack on free ports beside a developer's running one.
+    """
+    base = dict(os.environ if base is None else base)
+    var = Path(var_dir or base.get("VAR_DIR") or ROOT / "var")
+    env: dict[str, str] = {name: str(port) for name, port in DEFAULT_PORTS.items()}
+    env.update({name: base[name] for name in DEFAULT_PORTS if base.get(name)})
+    env.update({name: str(port) for name, port in (ports or {}).items()})
+
+    derived = {
+        "VAR_DIR": str(var),
+        "EXCHANGE_URL": f"http://127.0.0.1:{env['EXCHANGE_PORT']}",
+        "EXCHANGE_DATABASE_URL": f"sqlite:///{var}/exchange.db",
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{env['ACTIONS_PORT']}/webhook",
+        "RASA_URL": f"http://127.0.0.1:{env['RASA_PORT']}",
+        "RASA_HOST": "127.0.0.1",
+        "RASA_TOKEN": DEV_RASA_TOKEN,
+        "RASA_MODEL": str(ROOT / "models" / "assistant.tar.gz"),
+        "TRACKER_DIALECT": "sqlite",
+        "TRACKER_URL": f"sqlite:///{var}/tracker.db",
+        "GATEWAY_URL": f"http://127.0.0.1:{env['GATEWAY_PORT']}",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    for name, value in derived.items():
+        env[name] = base.get(name) or value
+    if ports:  # URLs must follow explicitly chosen ports even if base has old ones
+        env["EXCHANGE_URL"] = f"http://127.0.0.1:{env['EXCHANGE_PORT']}"
+        env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{env['ACTIONS_PORT']}/webhook"
+        env["RASA_URL"] = f"http://127.0.0.1:{env['RASA_PORT']}"
+        env["GATEWAY_URL"] = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+    var.mkdir(parents=True, exist_ok=True)
+    return env

@@ -1,0 +1,124 @@
+"""The stored conversation holds no full ID number, phone digits or names;
+the conversation still gets its slots back."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from rasa_addons.redaction import redact_text
+from rasa_addons.tracker_store import RedactingSQLTrackerStore, TrackerStoreSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+ID = "110105194903120021"
+SPOKEN_ID = "幺幺零幺零五 一九四九零三幺二 洞洞两幺"
+READ_BACK = "我核对一下。张桂芳，身份证一一零一零五，一九四九零三一二，零零二一。对吗？"
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "bot" / "domain"))
+
+
+def conversation(domain: Domain) -> DialogueStateTracker:
+    tracker = DialogueStateTracker("conv-privacy", domain.slots)
+    entity = {"entity": "id_number", "value": ID, "start": 0, "end": 18}
+    for event in [
+        ActionExecuted("action_listen"),
+        UserUttered("我叫张桂芳", {"name": "inform", "confidence": 1.0}),
+        SlotSet("person_name", "张桂芳"),
+        ActionExecuted("action_listen"),
+        UserUttered(SPOKEN_ID, {"name": "inform", "confidence": 1.0}, [entity]),
+        SlotSet("id_number", ID),
+        ActionExecuted("action_listen"),
+        UserUttered(f"身份证{ID}，手机尾号八零零一", {"name": "inform", "confidence": 1.0}),
+        SlotSet("phone_last4", "8001"),
+        BotUttered(READ_BACK),
+    ]:
+        tracker.update(event)
+    return tracker
+
+
+async def test_stored_rows_hold_no_identity_data(tmp_path: Path, domain: Domain):
+    path = tmp_path / "tracker.db"
+    store = RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
+    await store.save(conversation(domain))
+
+    rows = "\n".join(row[0] for row in sqlite3.connect(path).execute("select data from events"))
+    for secret in (ID, "一一零一零五，一九四九零三一二，零零二一", "1101051949", "8001", "八零零一",
+                   "张桂芳", "幺幺零幺零五 一九四九零三幺二"):  # fmt: skip
+        assert secret not in rows
+    assert "110105********0021" in rows  # masked, still useful to read
+
+    restored = await store.retrieve("conv-privacy")
+    assert restored.get_slot("id_number") == ID
+    assert restored.get_slot("phone_last4") == "8001"
+    assert restored.get_slot("person_name") == "张桂芳"
+
+
+async def test_a_wrong_key_loses_the_value_not_the_conversation(tmp_path, domain, monkeypatch):
+    path = tmp_path / "tracker.db"
+    store = RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
+    await store.save(conversation(domain))
+    monkeypatch.setenv("TRACKER_SECRET", "another-secret")
+    other = RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
+    restored = await other.retrieve("conv-privacy")
+    assert restored is not None and restored.get_slot("id_number") is None
+
+
+def test_production_refuses_the_development_secret(monkeypatch):
+    monkeypatch.setenv("ENV", "production")
+    monkeypatch.delenv("TRACKER_SECRET", raising=False)
+    with pytest.raises(ValueError):
+        TrackerStoreSettings()
+
+
+def test_redact_text_spoken_and_written():
+    assert redact_text(SPOKEN_ID) == "110105********0021"
+    assert redact_text("尾号八零零一", phone_last4=["8001"]) == "尾号****"
+    assert redact_text("我叫张桂芳", names=["张桂芳"]) == "我叫张**"
+    assert redact_text("1949年出生") == "1949年出生"
+
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_schema(monkeypatch: pytest.MonkeyPatch):
+    """A private schema in the production profile's PostgreSQL, dropped afterwards."""
+    import uuid
+
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        connection = psycopg2.connect(POSTGRES_URL, connect_timeout=3)
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
+    connection.autocommit = True
+    schema = f"tracker_{uuid.uuid4().hex[:10]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+    monkeypatch.setenv("POSTGRESQL_SCHEMA", schema)
+    yield schema
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+    connection.close()
+
+
+@pytest.mark.postgres
+async def test_postgresql_rows_hold_no_identity_data(postgres_schema: str, domain: Domain):
+    import psycopg2
+
+    store = RedactingSQLTrackerStore(domain=domain, host=POSTGRES_URL, dialect="postgresql")
+    await store.save(conversation(domain))
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT data FROM {postgres_schema}.events")
+        rows = "\n".join(row[0] for row in cursor.fetchall())
+    assert rows and ID not in rows and "张桂芳" not in rows
+    restored = await store.retrieve("conv-privacy")
+    assert restored.get_slot("id_number") == ID
+    store.engine.dispose()

@@ -1,0 +1,203 @@
+"""Phone lines: an Asterisk AudioSocket server (``python -m voice.phone``).
+
+Asterisk connects once per call and sends the call's UUID (our conversation id)
+and then 20 ms frames of 8 kHz audio. Caller audio is upsampled to 16 kHz for
+Vosk; replies are synthesised at 8 kHz and sent back in 20 ms frames in real
+time. A hangup frame (or closing the socket) ends the call. DTMF keys, when
+Asterisk sends them, are typed input: digits followed by # (or a pause).
+
+Dialplan (extensions.conf), for calls into the hotline:
+
+    exten => 12345,1,Answer()
+     same => n,AudioSocket(${UUID()},127.0.0.1:9092)
+     same => n,Hangup()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+
+from voice import audiosocket, protocol, rasa_client
+from voice.audio import Upsampler
+from voice.audiosocket import Kind
+from voice.pipeline import Pipeline
+from voice.session import VoiceSession
+from voice.settings import VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+FIRST_FRAME_TIMEOUT_S = 5.0
+DTMF_IDLE_S = 3.0
+ASR_DOWN_TEXT = "语音服务暂时不能使用，请稍后再拨，或者到大厅窗口办理。再见。"
+BUSY_TEXT = "现在打电话的人比较多，请您稍后再拨。再见。"
+
+
+class PhoneOutput:
+    sample_rate = audiosocket.SAMPLE_RATE
+    frame_bytes = audiosocket.FRAME_BYTES
+    lead_s = 0.04  # two frames ahead absorbs scheduling jitter
+
+    def __init__(self, writer: asyncio.StreamWriter, call_id: str, *, one_as_yao: bool) -> None:
+        self.writer = writer
+        self.call_id = call_id
+        self.one_as_yao = one_as_yao
+        self.open = True
+
+    async def event(self, message: protocol.ServerMessage) -> None:
+        # A phone has no screen. Content stays out of INFO logs (it can hold
+        # ID or phone numbers); the redacting filter covers DEBUG too.
+        logger.debug("call %s: %s", self.call_id, protocol.to_json(message))
+
+    async def audio(self, pcm: bytes) -> None:
+        await self._write(audiosocket.audio_frame(pcm).encode())
+
+    async def end(self, reason: str) -> None:
+        logger.info("call %s: hanging up (%s)", self.call_id, reason)
+        await self._write(audiosocket.HANGUP.encode())
+        self.open = False
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self.writer.close()
+
+    async def _write(self, data: bytes) -> None:
+        if not self.open:
+            return
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, RuntimeError):
+            self.open = False
+
+
+class PhoneCall:
+    def __init__(
+        self, pipeline: Pipeline, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.pipeline = pipeline
+        self.reader = reader
+        self.writer = writer
+        self.upsample = Upsampler(2)
+        self._dtmf = ""
+        self._dtmf_task: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(
+                audiosocket.read_frame(self.reader), FIRST_FRAME_TIMEOUT_S
+            )
+        except asyncio.TimeoutError:
+            first = None
+        if first is None or first.kind != Kind.UUID or len(first.payload) != 16:
+            logger.warning("AudioSocket connection without a call UUID: closing")
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                self.writer.write(audiosocket.Frame(Kind.ERROR, b"\x01").encode())
+                self.writer.close()
+            return
+        call_id = str(uuid.UUID(bytes=first.payload))
+        settings = self.pipeline.settings
+        out = PhoneOutput(self.writer, call_id, one_as_yao=settings.phone_one_as_yao)
+        busy = self.pipeline.full
+        session = VoiceSession(self.pipeline, call_id, out)
+        logger.info("call %s: connected", call_id)
+        try:
+            if not session.asr_available or busy:
+                await session.say(ASR_DOWN_TEXT if not session.asr_available else BUSY_TEXT)
+                await out.end("asr_unavailable" if not session.asr_available else "busy")
+                return
+            if settings.phone_greeting_payload:
+                session.text(settings.phone_greeting_payload)
+            await self._frames(session, out)
+        finally:
+            if self._dtmf_task is not None:
+                self._dtmf_task.cancel()
+            await session.close()
+            if out.open:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    self.writer.close()
+            logger.info("call %s: ended", call_id)
+
+    async def _frames(self, session: VoiceSession, out: PhoneOutput) -> None:
+        while out.open:
+            frame = await audiosocket.read_frame(self.reader)
+            if frame is None or frame.kind == Kind.HANGUP:
+                return
+            if frame.kind == Kind.AUDIO:
+                if len(frame.payload) % 2 == 0:
+                    session.feed(self.upsample(frame.payload))
+            elif frame.kind == Kind.DTMF and frame.payload:
+                self._key(session, frame.payload[:1].decode("ascii", "replace"))
+            elif frame.kind == Kind.ERROR:
+                logger.warning(
+                    "call %s: Asterisk reported error %s", out.call_id, frame.payload.hex()
+                )
+                return
+
+    def _key(self, session: VoiceSession, key: str) -> None:
+        if self._dtmf_task is not None:
+            self._dtmf_task.cancel()
+        if key == "#":
+            self._send_keys(session)
+            return
+        if key.isdigit() or key == "*":
+            self._dtmf += key
+            self._dtmf_task = asyncio.ensure_future(self._keys_after_pause(session))
+
+    async def _keys_after_pause(self, session: VoiceSession) -> None:
+        await asyncio.sleep(DTMF_IDLE_S)
+        self._send_keys(session)
+
+    def _send_keys(self, session: VoiceSession) -> None:
+        keys, self._dtmf = self._dtmf.replace("*", "X"), ""
+        if keys:
+            session.text(keys)
+
+
+async def serve(
+    settings: VoiceSettings | None = None, *, ready: asyncio.Event | None = None
+) -> None:
+    settings = settings or VoiceSettings()
+    pipeline = await Pipeline.create(settings)
+    calls: set[asyncio.Task] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        calls.add(task)
+        try:
+            await PhoneCall(pipeline, reader, writer).run()
+        finally:
+            calls.discard(task)
+
+    server = await asyncio.start_server(handle, settings.phone_host, settings.phone_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    logger.info("AudioSocket server listening on %s:%s", settings.phone_host, settings.phone_port)
+    if ready is not None:
+        ready.set()
+    try:
+        async with server:
+            await stop.wait()
+    finally:
+        server.close()
+        for task in list(calls):
+            task.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        await pipeline.close()
+
+
+def main() -> None:
+    from common import redact
+
+    redact.install()
+    rasa_client.quiet_request_logs()
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
