@@ -10,7 +10,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup train seed run run-prod test test-fast model nlu-report bench bench-voice check-data lint format try clean
+.PHONY: help setup train seed run run-prod test test-fast model nlu-report reload bench bench-voice check-data lint format try clean
 
 help: ## Show this list of commands
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,14 +27,20 @@ seed: setup ## Load the demo citizens and service halls into an empty exchange d
 run: setup train seed ## Start the whole stack in the foreground; Ctrl-C stops all of it
 	@$(PY) -m scripts.run
 
+run-prod: setup train ## Production profile: PostgreSQL, Redis, 2 Rasa + 2 action servers behind proxies
+	@$(PY) -m scripts.prod
+
 test: setup check-data train ## Check the data, then run the whole test suite (pytest)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests that need no trained model or full stack
 	@$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-nlu-report: setup ## Measure the NLU (train time, held-out, 5-fold CV) into reports/nlu/ (~15 min)
+nlu-report: setup ## Measure the NLU into reports/nlu/, compared with the last run (~15 min)
 	@$(PY) -m scripts.nlu_report
+
+reload: setup ## Put the newest trained model into the running assistant, no restart
+	@$(PY) -m scripts.reload
 
 model: ## Download the Mandarin Vosk model (needs internet; checks its sha256)
 	@bash scripts/get_model.sh

@@ -8,7 +8,9 @@ ACTIONS_PORT, with log redaction installed before anything logs.
 from __future__ import annotations
 
 import logging
+import sys
 
+from pydantic import ValidationError
 from rasa_sdk.endpoint import create_app
 
 from actions.settings import get_settings
@@ -16,8 +18,12 @@ from common.redact import install
 
 
 def main() -> None:
-    install(logging.INFO)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        # One sentence for the operator (e.g. a development secret in production).
+        sys.exit(f"action server not started: {error.errors()[0]['msg']}")
+    install(settings.log_level)
     app = create_app("actions", cors_origins=None)
     logging.getLogger(__name__).info(
         "action server on http://%s:%s", settings.actions_host, settings.actions_port

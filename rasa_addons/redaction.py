@@ -9,22 +9,40 @@ the handover summary (the agent sees the last turns, masked).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from common import idcard
-from common.redact import redact
+from common.redact import protect_handlers, redact
 from nluext.digits import find_numbers
 
 PHONE_MASK = "****"
+_CLOCK = re.compile(r"\d{1,2}[:：]\d{2}")
+
+
+def _is_clock_time(span_text: str) -> bool:
+    return bool(_CLOCK.search(span_text))
 
 
 def _mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
-def redact_text(text: str, *, phone_last4: Iterable[str] = (), names: Iterable[str] = ()) -> str:
+def redact_text(
+    text: str,
+    *,
+    phone_last4: Iterable[str] = (),
+    names: Iterable[str] = (),
+    partial_numbers: bool = True,
+) -> str:
     """``text`` with ID numbers masked (first 6 + last 4), the given phone digits and
-    names hidden, and mobile numbers removed, whether written or spoken."""
+    names hidden, and mobile numbers removed, whether written or spoken.
+
+    ``partial_numbers`` also hides any long digit run (a person reading out part
+    of an ID number). The bot's own text passes False: it holds opening hours
+    and hall phone numbers that must be kept as said, and its ID read-back is a
+    whole number, masked anyway.
+    """
     if not text:
         return text
     phones = {p for p in phone_last4 if p}
@@ -33,13 +51,15 @@ def redact_text(text: str, *, phone_last4: Iterable[str] = (), names: Iterable[s
     for span in find_numbers(text):
         value = span.value
         replacement = None
+        if not partial_numbers and _is_clock_time(text[span.start : span.end]):
+            continue  # "9:00-12:00，13:30-17:00" is opening hours, not a number
         if (len(value) == 18 and idcard.is_valid(value)) or (
             len(value) >= 15 and value[:17].isdigit()
         ):
             replacement = idcard.mask(value)
         elif value in phones or (len(value) == 11 and value.startswith("1")):
             replacement = PHONE_MASK
-        elif len(value) >= 9 and value.isdigit():
+        elif partial_numbers and len(value) >= 9 and value.isdigit():
             # A long run of digits is most likely part of an ID number being read out.
             replacement = value[:2] + "*" * (len(value) - 2)
         if replacement is not None:
@@ -51,3 +71,14 @@ def redact_text(text: str, *, phone_last4: Iterable[str] = (), names: Iterable[s
     for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
         result = result.replace(name, _mask_name(name))
     return result
+
+
+def protect_logs() -> None:
+    """Mask personal information in every log line of the Rasa process.
+
+    Rasa logs the user's text and the extracted entities at debug level (and
+    tracebacks can quote them). Rasa configures logging itself, so this runs
+    when the tracker store is created, after that set-up and before the first
+    message; numbers said as Chinese digits are found too.
+    """
+    protect_handlers(redact_text)

@@ -31,16 +31,16 @@ import copy
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
-from pydantic import BaseSettings, Field, root_validator
+from pydantic import BaseSettings, Field, root_validator, validator
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from common import idcard
-from rasa_addons.redaction import redact_text
+from rasa_addons.redaction import protect_logs, redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -55,19 +55,27 @@ SEAL_KEY = "sealed"
 
 
 class TrackerStoreSettings(BaseSettings):
-    environment: str = Field("development", env="ENV")
+    # development | test | production; production refuses the development secret.
+    environment: Literal["development", "test", "production"] = Field("development", env="ENV")
     tracker_secret: str = Field(DEV_TRACKER_SECRET, env="TRACKER_SECRET")
 
     class Config:
         env_file = None
 
+    @validator("environment", pre=True)
+    def _lowercase(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @root_validator(skip_on_failure=True)
     def _no_dev_secret_in_production(cls, values: dict) -> dict:
-        if (
-            values.get("environment") == "production"
-            and values.get("tracker_secret") == DEV_TRACKER_SECRET
+        if values.get("environment") == "production" and values.get("tracker_secret") in (
+            "",
+            DEV_TRACKER_SECRET,
         ):
-            raise ValueError("set TRACKER_SECRET: the development secret is refused in production")
+            raise ValueError(
+                "ENV=production refuses the development defaults: "
+                "set TRACKER_SECRET to your own value."
+            )
         return values
 
 
@@ -91,7 +99,9 @@ class EventProtector:
             data["value"] = {SEAL_KEY: token.decode("ascii")}
         elif kind in ("user", "bot"):
             if isinstance(data.get("text"), str):
-                data["text"] = redact_text(data["text"], phone_last4=phones, names=names)
+                data["text"] = redact_text(
+                    data["text"], phone_last4=phones, names=names, partial_numbers=kind == "user"
+                )
             parse = data.get("parse_data")
             if isinstance(parse, dict):
                 if isinstance(parse.get("text"), str):
@@ -124,7 +134,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that stores masked text and sealed identity slots."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Rasa has configured its logging by now; from here on, its log lines
+        # (user text and entities at debug level) are masked too.
+        protect_logs()
         super().__init__(*args, **kwargs)
+        self.engine.pool._pre_ping = True  # Rasa sets no pool_pre_ping: a DB restart broke a turn
         self._protector = EventProtector(fernet_for(TrackerStoreSettings().tracker_secret))
 
     async def save(self, tracker: DialogueStateTracker) -> None:

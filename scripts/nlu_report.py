@@ -9,7 +9,12 @@
    service instead of falling back.
 4. Rasa's 5-fold cross-validation on data/nlu with the fallback switched off,
    so the out-of-fold confidences can be used to choose the fallback threshold.
-5. reports/nlu/README.md with all numbers and the threshold reasoning.
+5. reports/nlu/README.md with all numbers and the threshold reasoning, the
+   most-confused intent pairs with their sentences (scripts/nlu_confusions.py),
+   the confusion matrix pictures, and what changed since the last run
+   (scripts/nlu_compare.py): the last run's snapshot is read from
+   summary.json before anything is overwritten and kept as
+   summary.previous.json; this run's becomes summary.json.
 
 Bounded: one training (< 3 min) + 5 NLU-only trainings for the folds + two
 model loads, about 15 minutes on 2 cores. Not part of `make test`; the
@@ -34,11 +39,18 @@ from typing import Any
 
 import yaml
 
+from scripts import nlu_compare, nlu_confusions
+from scripts.try_text import INTENT_LABELS
+
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "nlu"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 UNCLEAR = ROOT / "tests" / "nlu" / "unclear.yml"
 CONFIG = ROOT / "bot" / "config.yml"
+RESULTS = REPORTS / "results.json"
+SUMMARY = REPORTS / "summary.json"
+PREVIOUS_SUMMARY = REPORTS / "summary.previous.json"
+CONFUSION_PNG = "intent_confusion_matrix.png"
 NLU_DATA = ROOT / "data" / "nlu"
 SUBSETS = ("plain", "dialect", "asr")
 SERVICES = frozenset(
@@ -182,6 +194,17 @@ def evaluate(examples: list[Example], predictions: list[Prediction]) -> dict[str
         "fallbacks": sum(p.intent == FALLBACK for _, p in pairs),
         "wrong_service": len(wrong_service),
         "entities": entity_scores(pairs),
+        "items": [
+            {
+                "text": e.text,
+                "subset": e.subset,
+                "intent": e.intent,
+                "predicted": p.intent,
+                "raw": p.raw_intent,
+                "confidence": round(p.raw_confidence, 3),
+            }
+            for e, p in pairs
+        ],
         "errors": [
             {
                 "text": e.text,
@@ -306,6 +329,63 @@ def cross_validate(out: Path, folds: int) -> tuple[float, list[tuple[bool, str, 
     return elapsed, scored
 
 
+def cv_outcomes(out: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sentences CV got wrong (with what it understood) and the texts it got right."""
+    errors, passed = [], []
+    path = out / "intent_errors.json"
+    if path.exists():
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            prediction = item["intent_prediction"]
+            errors.append(
+                {
+                    "text": item["text"],
+                    "intent": item["intent"],
+                    "predicted": prediction["name"],
+                    "confidence": round(float(prediction["confidence"] or 0.0), 3),
+                }
+            )
+    path = out / "intent_successes.json"
+    if path.exists():
+        passed = [item["text"] for item in json.loads(path.read_text(encoding="utf-8"))]
+    return errors, passed
+
+
+# ---------------------------------------------------------------- last run
+
+
+def load_previous() -> dict[str, Any] | None:
+    """The last run's snapshot, read before this run overwrites anything.
+
+    Reports written before summary.json existed are rebuilt from results.json,
+    the CV files and the held-out file (a sentence not listed among the errors
+    was right).
+    """
+    try:
+        if SUMMARY.exists():
+            snapshot = json.loads(SUMMARY.read_text(encoding="utf-8"))
+            if snapshot.get("version") != nlu_compare.SNAPSHOT_VERSION:
+                raise ValueError(f"snapshot version {snapshot.get('version')}")
+            return snapshot
+        if not RESULTS.exists():
+            return None
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+        held = results["heldout"]
+        if "items" not in held:
+            wrong = {e["text"]: e for e in held["errors"]}
+            held["items"] = [
+                wrong.get(e.text)
+                or {"text": e.text, "intent": e.intent, "predicted": e.intent, "confidence": 1.0}
+                for e in load_examples()
+            ]
+        passed: list[str] = []
+        if results.get("cv"):
+            results["cv"]["errors"], passed = cv_outcomes(REPORTS / "cv")
+        return nlu_compare.summarize(results, cv_passed=passed)
+    except (KeyError, TypeError, ValueError) as error:
+        print(f"[nlu-report] the last report cannot be compared ({error!r}); starting afresh")
+        return None
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -330,7 +410,30 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
-def write_report(results: dict[str, Any]) -> Path:
+def confusion_matrix_lines(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 混淆矩阵 (Confusion matrix)",
+        "",
+        "每一行是“应该是”的意图，每一列是“听成了”的意图。对角线上的数字是认对的句数；"
+        "对角线以外的数字就是认错的地方，越深越多。",
+        "",
+        f"Held-out: ![held-out confusion matrix](heldout/{CONFUSION_PNG})",
+    ]
+    if results.get("cv"):
+        lines += ["", f"Cross-validation: ![CV confusion matrix](cv/{CONFUSION_PNG})"]
+    return [*lines, ""]
+
+
+def ensure_confusion_matrix(items: list[dict[str, Any]], out: Path) -> Path:
+    """Rasa draws the held-out matrix; draw our own if it did not."""
+    path = out / CONFUSION_PNG
+    if not path.exists():
+        print(f"[nlu-report] Rasa wrote no {CONFUSION_PNG}; drawing it from the predictions")
+        nlu_confusions.plot_confusion_matrix(items, path)
+    return path
+
+
+def write_report(results: dict[str, Any], diff: nlu_compare.Diff | None = None) -> Path:
     held, unclear, fallback = results["heldout"], results["unclear"], results["fallback"]
     summary: list[list[Any]] = []
     if results.get("train"):
@@ -390,6 +493,14 @@ def write_report(results: dict[str, Any]) -> Path:
         "",
         "Entity F1 counts an entity as right only when its type *and* normalised value match.",
         "",
+        *nlu_compare.markdown(diff, INTENT_LABELS),
+        *nlu_confusions.markdown(
+            nlu_confusions.confused_pairs(
+                held["errors"], (results.get("cv") or {}).get("errors", [])
+            ),
+            INTENT_LABELS,
+        ),
+        *confusion_matrix_lines(results),
         "## Held-out entities (all types)",
         "",
         *_table(
@@ -518,10 +629,18 @@ def write_report(results: dict[str, Any]) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / "README.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (REPORTS / "results.json").write_text(
-        json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+    RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
+
+
+def keep_snapshots(previous: dict[str, Any] | None, current: dict[str, Any]) -> None:
+    """This run becomes summary.json; the last one summary.previous.json."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    if previous is not None:
+        PREVIOUS_SUMMARY.write_text(
+            json.dumps(previous, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+    SUMMARY.write_text(json.dumps(current, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def machine() -> str:
@@ -550,6 +669,8 @@ def main() -> None:
 
     from scripts import train
 
+    # Before anything below overwrites reports/nlu/.
+    previous = load_previous()
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M")}
     if args.skip_train:
         train.train()
@@ -580,8 +701,12 @@ def main() -> None:
     ]
 
     print("[nlu-report] Rasa's held-out report")
+    # A picture left from the last run must not pass for this one.
+    (REPORTS / "heldout" / CONFUSION_PNG).unlink(missing_ok=True)
     rasa_heldout_report(model, REPORTS / "heldout")
+    ensure_confusion_matrix(results["heldout"]["items"], REPORTS / "heldout")
 
+    cv_passed: list[str] = []
     if args.skip_cv:
         scored, source = heldout_scores, "held-out (no CV in this run)"
     else:
@@ -602,6 +727,7 @@ def main() -> None:
             "macro_f1": report["macro avg"]["f1-score"],
             "per_intent": per_intent,
         }
+        results["cv"]["errors"], cv_passed = cv_outcomes(REPORTS / "cv")
         source = f"{args.folds}-fold CV out-of-fold predictions on data/nlu ({len(scored)})"
     rows = sweep(scored, unclear_scores)
     results["fallback"] = {
@@ -612,13 +738,17 @@ def main() -> None:
         "heldout_rows": sweep(heldout_scores, unclear_scores),
     }
     results["machine"] = machine()
-    path = write_report(results)
+    current = nlu_compare.summarize(results, cv_passed=cv_passed)
+    diff = nlu_compare.compare(previous, current)
+    path = write_report(results, diff)
+    keep_snapshots(previous, current)
     held = results["heldout"]
     print(
         f"[nlu-report] held-out accuracy {_pct(held['accuracy'])} "
         + " ".join(f"{s} {_pct(held['subsets'][s]['accuracy'])}" for s in SUBSETS)
         + f"; wrote {path.relative_to(ROOT)}"
     )
+    print("\n".join(nlu_compare.terminal(diff)))
 
 
 if __name__ == "__main__":

@@ -70,3 +70,58 @@ def environment(
         env["GATEWAY_URL"] = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
     var.mkdir(parents=True, exist_ok=True)
     return env
+
+
+# The production profile (`make run-prod`, scripts/prod.py, deploy/k8s): the same
+# processes, with conversations and the exchange in PostgreSQL, Rasa's lock in Redis,
+# and Rasa and the action server replicated behind round-robin proxies (scripts/proxy.py)
+# that listen on RASA_PORT and ACTIONS_PORT. Replica i (from 0) listens on
+# RASA_REPLICA_PORT + i (default RASA_PORT + 1), and the same for the action server.
+PROD_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PROD_DEFAULTS = {
+    "RASA_REPLICAS": "2",
+    "ACTIONS_REPLICAS": "2",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "1",
+    "REDIS_PASSWORD": "",
+    # Redis key prefix of the conversation locks (letters and digits only).
+    "LOCK_KEY_PREFIX": "laoban",
+    # PostgreSQL schemas: the trackers' `events` table never meets another profile's.
+    "TRACKER_SCHEMA": "rasa_tracker",
+    "EXCHANGE_DB_SCHEMA": "exchange",
+}
+REPLICA_PORTS = {"RASA_REPLICA_PORT": "RASA_PORT", "ACTIONS_REPLICA_PORT": "ACTIONS_PORT"}
+
+
+def production_environment(
+    base: Mapping[str, str] | None = None,
+    *,
+    ports: Mapping[str, int] | None = None,
+    var_dir: Path | None = None,
+) -> dict[str, str]:
+    """``environment()`` for the production profile; ``ports`` may hold replica ports too."""
+    base = dict(os.environ if base is None else base)
+    ports = dict(ports or {})
+    env = environment(
+        base,
+        ports={k: v for k, v in ports.items() if k in DEFAULT_PORTS} or None,
+        var_dir=var_dir,
+    )
+    for name, value in PROD_DEFAULTS.items():
+        env[name] = base.get(name, value)  # an empty REDIS_PASSWORD is a real choice
+    for name in ("EXCHANGE_DATABASE_URL", "TRACKER_URL"):
+        env[name] = base.get(name) or PROD_DATABASE_URL
+    env["TRACKER_DIALECT"] = "postgresql"
+    for replica, proxy in REPLICA_PORTS.items():
+        first = ports.get(replica) or base.get(replica) or int(env[proxy]) + 1
+        env[replica] = str(first)
+    for service in ("RASA", "ACTIONS"):
+        first, count = env[f"{service}_REPLICA_PORT"], env[f"{service}_REPLICAS"]
+        # Nonsense counts or ports give no backends; scripts/prod.py's preflight says why.
+        if first.isdigit() and count.isdigit():
+            urls = [f"http://127.0.0.1:{int(first) + i}" for i in range(int(count))]
+            env[f"{service}_BACKENDS"] = ",".join(urls)
+        else:
+            env[f"{service}_BACKENDS"] = ""
+    return env

@@ -8,6 +8,7 @@ skip the whole call when the last trained model matches.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -60,6 +61,17 @@ def train(*, force: bool = False) -> float | None:
         print(f"[train] model is up to date: {MODEL_FILE.relative_to(ROOT)}")
         return None
     MODELS.mkdir(exist_ok=True)
+    # Two test runs (or a test run and `make train`) must not write the same
+    # model file at once: the second waits, then finds the model up to date.
+    with (MODELS / ".train.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and not needs_training():
+            print(f"[train] model is up to date: {MODEL_FILE.relative_to(ROOT)}")
+            return None
+        return _train()
+
+
+def _train() -> float:
     wanted = fingerprint()
     command = [
         str(Path(sys.executable).with_name("rasa")),

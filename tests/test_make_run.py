@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from scripts import stack
-from tests.support.processes import PYTHON, ROOT, free_port, port_open
+from tests.support.processes import PYTHON, ROOT, free_port, port_open, processes_with
 
 pytestmark = pytest.mark.slow
 
@@ -64,3 +64,5 @@ def test_run_starts_the_whole_stack_and_ctrl_c_stops_it(tmp_path, trained_model)
             raise
     time.sleep(1)
     assert not any(port_open(port) for port in ports.values()), "a process outlived Ctrl-C"
+    # make returns only when every process is gone (none orphaned without honcho).
+    assert processes_with("VAR_DIR", str(tmp_path)) == [], "a process outlived Ctrl-C"

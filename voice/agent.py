@@ -3,7 +3,9 @@
 ``GET /agent`` (the page, web/agent.html), ``GET /v1/agent/handovers`` and
 ``POST /v1/agent/handovers/{id}/take`` all need the staff password
 (``AGENT_PASSWORD``) by HTTP Basic. The user name is the staff member's ID; it is
-recorded as the agent who took a request. The handover queue lives in the
+recorded as the agent who took a request. ``VOICE_AGENT_MAX_FAILURES`` wrong
+passwords from one address lock signing in from there for
+``VOICE_AGENT_LOCK_MINUTES`` (429 with Retry-After). The handover queue lives in the
 exchange and is read and updated through the one signed exchange client.
 
 ``install(app)`` adds the routes and the 401 challenge; the gateway calls it
@@ -13,6 +15,7 @@ before mounting web/.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -32,7 +35,9 @@ from exchange.client import (
     Rejected,
     idempotency_key,
 )
+from voice.access import client_address
 from voice.problems import MEDIA_TYPE, Problem
+from voice.ratelimit import FailureLock
 from voice.settings import DEV_AGENT_PASSWORD
 
 logger = logging.getLogger(__name__)
@@ -48,18 +53,43 @@ class SignInRequired(Exception):
     """No, or wrong, staff credentials: answered with a Basic challenge (see ``install``)."""
 
 
-def require_agent(
+class SignInLocked(Exception):
+    """Too many wrong passwords from this address: 429 until the lock ends."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"locked for {wait_s:.0f} s")
+        self.wait_s = wait_s
+
+
+async def require_agent(
     request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 ) -> str:
-    """The signed-in staff member's ID."""
-    expected = request.app.state.settings.agent_password.get_secret_value().encode()
+    """The signed-in staff member's ID.
+
+    Async on purpose: the sign-in lock is event-loop state (a sync dependency
+    would run in a worker thread).
+    """
     if credentials is None:
         raise SignInRequired
+    lock: FailureLock = request.app.state.access.agent_sign_in
+    address = client_address(request)
+    # Locked means locked: even the right password waits, or guessing would go on.
+    if wait := lock.locked(address):
+        raise SignInLocked(wait)
+    expected = request.app.state.settings.agent_password.get_secret_value().encode()
     # Compare the password in constant time even when the name is malformed.
     password_ok = secrets.compare_digest(credentials.password.encode(), expected)
     if not (password_ok and AGENT_NAME.fullmatch(credentials.username)):
+        if wait := lock.failed(address):
+            logger.warning(
+                "agent view: too many wrong passwords from %s, signing in locked for %.0f min",
+                address,
+                wait / 60,
+            )
+            raise SignInLocked(wait)
         logger.warning("agent view: refused a sign-in")
         raise SignInRequired
+    lock.succeeded(address)
     return credentials.username
 
 
@@ -163,6 +193,28 @@ _SIGN_IN_PAGE = """<!doctype html>
 <h1>需要登录</h1><p>请刷新页面，输入您的工号和工作人员密码。</p></body></html>"""
 
 
+_LOCKED_PAGE = """<!doctype html>
+<html lang="zh-CN"><meta charset="utf-8"><title>请稍后再试</title>
+<body style="font:20px/1.6 sans-serif;margin:2rem">
+<h1>请稍后再试</h1><p>密码输错的次数太多了。请 {minutes} 分钟后再登录。</p></body></html>"""
+
+
+async def _locked(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInLocked)
+    seconds = max(1, math.ceil(exc.wait_s))
+    headers = {"Retry-After": str(seconds), **NO_STORE}
+    if request.url.path == "/agent":
+        page = _LOCKED_PAGE.format(minutes=max(1, math.ceil(seconds / 60)))
+        return HTMLResponse(page, status_code=429, headers=headers)
+    body = {
+        "type": "about:blank",
+        "title": "Too many wrong passwords",
+        "status": 429,
+        "detail": f"signing in from this address is locked for {seconds} s",
+    }
+    return JSONResponse(body, status_code=429, media_type=MEDIA_TYPE, headers=headers)
+
+
 async def _challenge(request: Request, _: Exception) -> Response:
     if request.url.path == "/agent":
         return HTMLResponse(_SIGN_IN_PAGE, status_code=401, headers=_CHALLENGE)
@@ -178,3 +230,4 @@ async def _challenge(request: Request, _: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.add_exception_handler(SignInRequired, _challenge)
+    app.add_exception_handler(SignInLocked, _locked)

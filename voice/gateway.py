@@ -2,8 +2,10 @@
 
 ``create_app`` builds the FastAPI app; the shared ``Pipeline`` (Vosk model,
 Rasa client, TTS workers) is created in the lifespan, so importing this module
-loads nothing. ``python -m voice.gateway`` serves it with uvicorn on
-GATEWAY_HOST:GATEWAY_PORT.
+loads nothing. ``app.state.access`` holds the kiosk device list and the rate
+limits (voice/access.py). ``python -m voice.gateway`` serves it with uvicorn on
+GATEWAY_HOST:GATEWAY_PORT; with ``ENV=production`` and a development default
+left, it exits at once with one line naming the variables to set.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from voice import agent, chat, kiosk, problems, rasa_client
+from voice.access import Access
 from voice.pipeline import Pipeline
-from voice.settings import VoiceSettings
+from voice.settings import GATEWAY, VoiceSettings, load_settings, refuse_development_defaults
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings: VoiceSettings | None = None) -> FastAPI:
     settings = settings or VoiceSettings()
+    refuse_development_defaults(settings, GATEWAY)  # also when embedded, not only in main()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,6 +40,7 @@ def create_app(settings: VoiceSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Voice gateway", version="1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.access = Access.from_settings(settings)  # kiosk devices, rate limits
     problems.install(app)
     app.include_router(kiosk.router)
     app.include_router(chat.router)
@@ -64,11 +69,11 @@ def main() -> None:
 
     from common import redact
 
-    redact.install()
+    settings = load_settings(GATEWAY)
+    redact.install(settings.log_level)
     rasa_client.quiet_request_logs()
     # We choose uvicorn's legacy websockets protocol on purpose (see below).
     warnings.filterwarnings("ignore", message=".*websockets.* implementation is deprecated")
-    settings = VoiceSettings()
     uvicorn.run(
         create_app(settings),
         host=settings.gateway_host,

@@ -3,6 +3,9 @@
 Used by the tests and benchmarks, and by people checking a gateway by hand:
 
     python -m voice.kiosk_client --url ws://127.0.0.1:8080/v1/kiosk question.wav --out reply.wav
+
+It signs in as the development device unless told otherwise (``--device`` and
+the token in ``KIOSK_TOKEN``, so it stays out of the shell history and ``ps``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 import websockets
 
 from voice import audio
+from voice.devices import DEV_KIOSK_DEVICE, DEV_KIOSK_TOKEN
 
 SAMPLE_RATE = 16000
 
@@ -35,8 +40,21 @@ class Playback:
 
 
 class KioskClient:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        device: str | None = DEV_KIOSK_DEVICE,
+        token: str | None = DEV_KIOSK_TOKEN,
+        channel: str = "kiosk",
+    ) -> None:
         self.url = url
+        self.device = device
+        self.token = token
+        self.channel = channel
+        # Set when the gateway closed the connection (e.g. 4403: device refused).
+        self.close_code: int | None = None
+        self.close_reason: str = ""
         self.events: list[dict] = []
         self.event_times: list[float] = []
         self.playbacks: list[Playback] = []
@@ -61,7 +79,10 @@ class KioskClient:
         assert self._ws is not None
         try:
             await self._read_messages()
+        except websockets.ConnectionClosed:
+            pass  # the gateway closed it: close_code and close_reason say why
         finally:
+            self.close_code, self.close_reason = self._ws.close_code, self._ws.close_reason
             async with self._changed:
                 self._changed.notify_all()
 
@@ -102,16 +123,24 @@ class KioskClient:
     async def start(self, sender: str | None = None, **extra: object) -> dict:
         sender = sender or f"kiosk-{uuid.uuid4().hex[:12]}"
         mark = len(self.events)
+        credentials = {"device": self.device, "token": self.token} if self.device else {}
         await self.send(
             {
                 "type": "start",
                 "sender": sender,
                 "sample_rate": SAMPLE_RATE,
-                "channel": "kiosk",
+                "channel": self.channel,
+                **credentials,
                 **extra,
             }
         )
         return await self.wait_for(lambda e: e["type"] in ("ready", "error"), after=mark)
+
+    async def closed(self, timeout: float = 10.0) -> tuple[int | None, str]:
+        """Wait until the gateway closes the connection; its close code and reason."""
+        assert self._reader is not None
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code, self.close_reason
 
     async def text(self, text: str) -> None:
         await self.send({"type": "text", "text": text})
@@ -177,7 +206,9 @@ class KioskClient:
 
 async def _main(args: argparse.Namespace) -> None:
     pcm, _ = audio.read_wav(args.wav.read(), SAMPLE_RATE)
-    async with KioskClient(args.url) as client:
+    dev_token = DEV_KIOSK_TOKEN if args.device == DEV_KIOSK_DEVICE else ""
+    token = os.environ.get("KIOSK_TOKEN", dev_token)
+    async with KioskClient(args.url, device=args.device, token=token) as client:
         print(await client.start(args.sender))
         await client.stream(pcm + audio.silence(1.5, SAMPLE_RATE))
         await client.wait_playback(timeout=args.timeout)
@@ -193,6 +224,9 @@ def main() -> None:
     parser.add_argument("wav", type=argparse.FileType("rb"))
     parser.add_argument("--url", default="ws://127.0.0.1:8080/v1/kiosk")
     parser.add_argument("--sender", default=None)
+    parser.add_argument(
+        "--device", default=DEV_KIOSK_DEVICE, help="kiosk device id; its token from KIOSK_TOKEN"
+    )
     parser.add_argument("--out", type=argparse.FileType("wb"), help="write the spoken reply here")
     parser.add_argument("--timeout", type=float, default=30.0)
     asyncio.run(_main(parser.parse_args()))

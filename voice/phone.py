@@ -1,10 +1,14 @@
 """Phone lines: an Asterisk AudioSocket server (``python -m voice.phone``).
 
-Asterisk connects once per call and sends the call's UUID (our conversation id)
+Asterisk connects once per call and sends the call's UUID (the conversation is
+``phone:<uuid>``, voice/conversations.py)
 and then 20 ms frames of 8 kHz audio. Caller audio is upsampled to 16 kHz for
 Vosk; replies are synthesised at 8 kHz and sent back in 20 ms frames in real
 time. A hangup frame (or closing the socket) ends the call. DTMF keys, when
 Asterisk sends them, are typed input: digits followed by # (or a pause).
+
+Only the Asterisk hosts in ``VOICE_PHONE_ALLOWED`` (default: this machine) may
+connect; anyone else is closed before a byte is read, and their address logged.
 
 Dialplan (extensions.conf), for calls into the hotline:
 
@@ -17,16 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import uuid
 
-from voice import audiosocket, protocol, rasa_client
+from voice import audiosocket, conversations, protocol, rasa_client
 from voice.audio import Upsampler
 from voice.audiosocket import Kind
 from voice.pipeline import Pipeline
 from voice.session import VoiceSession
-from voice.settings import VoiceSettings
+from voice.settings import PHONE, VoiceSettings, load_settings, refuse_development_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,9 @@ class PhoneCall:
         settings = self.pipeline.settings
         out = PhoneOutput(self.writer, call_id, one_as_yao=settings.phone_one_as_yao)
         busy = self.pipeline.full
-        session = VoiceSession(self.pipeline, call_id, out)
+        session = VoiceSession(
+            self.pipeline, conversations.phone(call_id), out, metadata={"channel": "phone"}
+        )
         logger.info("call %s: connected", call_id)
         try:
             if not session.asr_available or busy:
@@ -155,14 +162,42 @@ class PhoneCall:
             session.text(keys)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed(address: str, networks: list[Network]) -> bool:
+    """Whether a peer address is in one of the networks (IPv4-mapped IPv6 counts as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def _refuse(writer: asyncio.StreamWriter, address: str) -> None:
+    # Before reading a byte: nothing of the stranger's reaches the pipeline.
+    logger.warning("AudioSocket connection from %s refused: not in VOICE_PHONE_ALLOWED", address)
+    with contextlib.suppress(ConnectionError, RuntimeError, OSError):
+        writer.close()
+
+
 async def serve(
     settings: VoiceSettings | None = None, *, ready: asyncio.Event | None = None
 ) -> None:
     settings = settings or VoiceSettings()
+    refuse_development_defaults(settings, PHONE)
+    networks = [ipaddress.ip_network(n) for n in settings.phone_allowed]
     pipeline = await Pipeline.create(settings)
     calls: set[asyncio.Task] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        if not allowed(address, networks):
+            _refuse(writer, address)
+            return
         task = asyncio.current_task()
         assert task is not None
         calls.add(task)
@@ -177,7 +212,12 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    logger.info("AudioSocket server listening on %s:%s", settings.phone_host, settings.phone_port)
+    logger.info(
+        "AudioSocket server listening on %s:%s, for %s",
+        settings.phone_host,
+        settings.phone_port,
+        ", ".join(settings.phone_allowed) or "nobody (VOICE_PHONE_ALLOWED is empty)",
+    )
     if ready is not None:
         ready.set()
     try:
@@ -194,9 +234,10 @@ async def serve(
 def main() -> None:
     from common import redact
 
-    redact.install()
+    settings = load_settings(PHONE)
+    redact.install(settings.log_level)
     rasa_client.quiet_request_logs()
-    asyncio.run(serve())
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

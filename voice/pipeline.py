@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from voice import conversations
 from voice.adapt import CallerProfile
 from voice.asr import AsrModel, AsrUnavailable, Grammar, Utterance, grammar_for_slot
 from voice.rasa_client import BotMessage, RasaClient, TrackerState
@@ -34,7 +35,7 @@ SLOW_WORDS = ("slow", "slower", "慢")
 
 @dataclass
 class Conversation:
-    sender: str
+    conversation_id: str  # voice/conversations.py
     profile: CallerProfile
     requested_slot: str | None = None
     # The assistant's speech_rate slot (a factor of the normal pace), and the
@@ -120,12 +121,13 @@ class Pipeline:
 
     # --- conversations -------------------------------------------------------
 
-    def conversation(self, sender: str) -> Conversation:
-        conv = self._conversations.get(sender)
+    def conversation(self, conversation_id: str) -> Conversation:
+        """The gateway's own state of a conversation, by its (namespaced) id."""
+        conv = self._conversations.get(conversation_id)
         if conv is None:
             s = self.settings
             conv = Conversation(
-                sender=sender,
+                conversation_id=conversation_id,
                 speech_rate=s.speech_rate,
                 profile=CallerProfile(
                     base_silence_ms=s.trailing_silence_ms,
@@ -135,10 +137,10 @@ class Pipeline:
                     slow_pause_ms=s.slow_pause_ms,
                 ),
             )
-            self._conversations[sender] = conv
+            self._conversations[conversation_id] = conv
             while len(self._conversations) > MAX_CONVERSATIONS:
                 self._conversations.popitem(last=False)
-        self._conversations.move_to_end(sender)
+        self._conversations.move_to_end(conversation_id)
         return conv
 
     def reply_rate(self, conv: Conversation, *, slower: int = 0) -> int:
@@ -147,11 +149,21 @@ class Pipeline:
         rate = conv.speech_rate + conv.profile.rate_offset(s.speech_rate_step) - slower
         return max(s.min_speech_rate, rate)
 
-    async def respond(self, sender: str, text: str) -> Reply:
-        """Send the user's words to Rasa; the reply and the state that shapes the next turn."""
-        messages = await self.rasa.send(sender, text)
-        state = await self.rasa.tracker(sender)
-        conv = self.conversation(sender)
+    async def respond(
+        self, conversation_id: str, text: str, *, metadata: dict[str, Any] | None = None
+    ) -> Reply:
+        """Send the user's words to Rasa; the reply and the state that shapes the next turn.
+
+        ``conversation_id`` is the gateway's (voice/conversations.py), never a
+        client's own sender: the one place every message passes checks it.
+        ``metadata`` says where the words came from (``channel``: kiosk, phone or
+        web; ``device`` for a kiosk robot); Rasa keeps it on the user event.
+        """
+        if conversations.namespace(conversation_id) is None:
+            raise ValueError(f"not a gateway conversation id: {conversation_id[:80]!r}")
+        messages = await self.rasa.send(conversation_id, text, metadata=metadata)
+        state = await self.rasa.tracker(conversation_id)
+        conv = self.conversation(conversation_id)
         conv.requested_slot = state.requested_slot
         self._apply_speech_rate(conv, state)
         return Reply(messages, self.reply_rate(conv), state.requested_slot, state)

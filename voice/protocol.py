@@ -15,7 +15,10 @@ from typing import Any, ClassVar
 KIOSK_SAMPLE_RATE = 16000
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,64}$")
 MAX_TEXT_CHARS = 500
-CHANNELS = ("kiosk", "web", "phone")
+# Channels a WebSocket client may name in ``start``; phone calls come over AudioSocket.
+CHANNELS = ("kiosk", "web")
+DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_TOKEN_CHARS = 256
 
 
 class ProtocolError(Exception):
@@ -38,6 +41,9 @@ class Start:
     channel: str = "kiosk"
     # The web widget can ask for text only (it has its own speaker button).
     speak: bool = True
+    # A kiosk robot's id and token (voice/devices.py); required for channel "kiosk".
+    device: str | None = None
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,17 @@ def _start(data: dict[str, Any]) -> Start:
     speak = data.get("speak", True)
     if not isinstance(speak, bool):
         raise ProtocolError("bad_message", "speak must be true or false")
-    return Start(sender=sender, sample_rate=rate, channel=channel, speak=speak)
+    device = data.get("device")
+    if device is not None and (not isinstance(device, str) or not DEVICE_PATTERN.match(device)):
+        raise ProtocolError("bad_message", "device: 1-64 characters of letters, digits, _ . -")
+    token = data.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS):
+        raise ProtocolError(
+            "bad_message", f"token: a string of at most {MAX_TOKEN_CHARS} characters"
+        )
+    return Start(
+        sender=sender, sample_rate=rate, channel=channel, speak=speak, device=device, token=token
+    )
 
 
 # --- server -> client ---------------------------------------------------------
@@ -108,9 +124,12 @@ class Button:
 @dataclass(frozen=True)
 class Ready:
     type: ClassVar[str] = "ready"
-    sender: str
+    sender: str  # as the client sent it
     asr: bool
     speech_rate: int
+    # The id the gateway gave the conversation (voice/conversations.py), as the
+    # assistant, the handover queue and the agent view know it.
+    conversation: str = ""
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,17 @@ def bot_messages(payload: Any) -> list[BotMessage]:
     return messages
 
 
+def tracker_path(conversation_id: str) -> str:
+    """The tracker's URL path, with the conversation id as Rasa will read it.
+
+    Rasa's Sanic does not percent-decode path parameters, so an encoded ``:``
+    (``web%3A…``) would name another, empty conversation. ``:`` and ``@`` may
+    stand unencoded in a path segment (RFC 3986 pchar), and with letters,
+    digits and ``_ . -`` they are all our ids have (voice/conversations.py).
+    """
+    return f"/conversations/{quote(conversation_id, safe=':@')}/tracker"
+
+
 class RasaClient:
     def __init__(self, base_url: str, *, token: str = "", timeout: float = 15.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -71,8 +82,18 @@ class RasaClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def send(self, sender: str, text: str) -> list[BotMessage]:
-        body = {"sender": sender, "message": text}
+    async def send(
+        self, sender: str, text: str, *, metadata: dict[str, Any] | None = None
+    ) -> list[BotMessage]:
+        """The reply to one user message.
+
+        ``metadata`` (e.g. ``{"channel": "kiosk", "device": "robot-17"}``) is kept
+        by Rasa's REST channel on the user event, where the actions read it
+        (actions.dialogue.channel_of).
+        """
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
         # One retry on a dropped keep-alive connection; a timeout is not retried
         # (Rasa may still be working on the message, and must not get it twice).
         for attempt in (1, 2):
@@ -94,9 +115,7 @@ class RasaClient:
         if self.token:
             params["token"] = self.token
         try:
-            response = await self._http.get(
-                f"/conversations/{quote(sender, safe='')}/tracker", params=params
-            )
+            response = await self._http.get(tracker_path(sender), params=params)
         except httpx.HTTPError as error:
             logger.warning("could not read the tracker: %s", type(error).__name__)
             return TrackerState()

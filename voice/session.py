@@ -49,14 +49,23 @@ class Output(Protocol):
 
 class VoiceSession:
     def __init__(
-        self, pipeline: Pipeline, sender: str, output: Output, *, speak: bool = True
+        self,
+        pipeline: Pipeline,
+        conversation_id: str,
+        output: Output,
+        *,
+        speak: bool = True,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.sender = sender
+        # Made by the transport (voice/conversations.py), never the client's own id.
+        self.conversation_id = conversation_id
         self.out = output
         self.speak = speak
-        self.conv = pipeline.conversation(sender)
+        # Sent with every message to Rasa: the channel (and the kiosk device).
+        self.metadata = dict(metadata or {})
+        self.conv = pipeline.conversation(conversation_id)
         s = self.settings
         self.endpointer = Endpointer(
             sample_rate=16000,
@@ -215,7 +224,9 @@ class VoiceSession:
                 return
             filler = asyncio.ensure_future(self._filler(ended_at)) if self.speak else None
             try:
-                reply = await self.pipeline.respond(self.sender, text)
+                reply = await self.pipeline.respond(
+                    self.conversation_id, text, metadata=self.metadata
+                )
             except RasaUnavailable as error:
                 logger.error("no reply from Rasa: %s", error)
                 await self.out.event(protocol.Error("assistant_unavailable", str(error)))

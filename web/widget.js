@@ -33,6 +33,10 @@ const WORDS = {
   waiting: "还没发出去，连上后会自动发送。",
   noReply: "没有收到回复。请点“再说一遍”。",
   rejected: "这句话没有发出去，请换个说法再试。",
+  // Too many messages (HTTP 429, or the microphone's rate_limited): the same
+  // words the gateway says on its WebSocket (VOICE_RATE_LIMIT_TEXT).
+  tooFast: "您说得太快了，请稍等一下再说。",
+  tooFastNotSent: "您说得太快了，这句话没有发出去。请稍等一下再说。",
   empty: "请先输入您的问题。",
   offline: "连不上服务器。请检查网络，正在自动重新连接……",
   busy: "助手暂时没有回应，正在自动重试……",
@@ -167,7 +171,13 @@ function spokenText(text, buttons) {
 function setNote(item, state) {
   const note = item.querySelector(".message-note");
   if (!note) return;
-  const text = { waiting: WORDS.waiting, lost: WORDS.noReply, rejected: WORDS.rejected }[state];
+  const text = {
+    waiting: WORDS.waiting,
+    lost: WORDS.noReply,
+    rejected: WORDS.rejected,
+    slow: WORDS.tooFast,
+    limited: WORDS.tooFastNotSent,
+  }[state];
   note.textContent = text || "";
   note.hidden = !text;
 }
@@ -275,6 +285,21 @@ async function pump() {
       reply = await sendChat(store.sender, next.message);
     } catch (error) {
       setTyping(false);
+      if (error instanceof ChatError && error.kind === "limited") {
+        // Not a failure: the gateway asks us to wait. Wait as long as it says
+        // (bounded) and send the question once more; refused again, it is left
+        // for the user to send when ready.
+        if (!next.limited) {
+          next.limited = true;
+          markMessage(next.id, "slow");
+          waitThenSend(error.retryAfter);
+          sending = false;
+          return;
+        }
+        outbox.shift();
+        markMessage(next.id, "limited");
+        continue;
+      }
       if (error instanceof ChatError && error.retryable) {
         markMessage(next.id, "waiting");
         scheduleRetry(error.kind);
@@ -301,6 +326,13 @@ function markMessage(id, state) {
   store.update(id, { state });
   const item = messageItem(id);
   if (item) setNote(item, state);
+}
+
+function waitThenSend(seconds) {
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    pump();
+  }, seconds * 1000);
 }
 
 function scheduleRetry(kind) {
@@ -466,6 +498,10 @@ function voiceHandlers() {
       setTyping(false);
       const [item] = receiveReplies([message], { spoken: true });
       if (item) mic.lastBot = item;
+      if (link.limited) {
+        closeVoice(); // the polite "too fast" message was the whole answer
+        return;
+      }
       touchVoiceIdle();
     },
     audio_start: (message) => {
@@ -484,18 +520,29 @@ function voiceHandlers() {
       else player.endStream();
       touchVoiceIdle();
     },
-    error: (message) => {
+    error: (message, link) => {
       setTyping(false);
+      if (message.code === "rate_limited") {
+        // The question was not taken (too many messages): the gateway's polite
+        // bot message follows and says so. Not "not heard", and stop listening.
+        link.limited = true;
+        link.pending = false;
+        stopCapture();
+        showTranscript("");
+        setMicState("idle");
+        return;
+      }
       if (message.code === "no_speech" || message.code === "empty") showTranscript(WORDS.notHeard);
       else if (message.code === "asr_unavailable") failVoice(WORDS.voiceUnavailable);
       else showTranscript(WORDS.notHeard);
       touchVoiceIdle();
     },
     end: () => closeVoice(),
-    close: ({ expected }) => {
+    close: ({ expected, code }) => {
       if (!expected && mic.state !== "idle") {
         stopCapture();
-        failVoice(WORDS.voiceUnavailable);
+        // 4429: too many new connections from this address (voice/PROTOCOL.md).
+        failVoice(code === 4429 ? WORDS.tooFast : WORDS.voiceUnavailable);
       }
       setTyping(false);
       mic.link = null;
@@ -758,9 +805,10 @@ function restore() {
       // The page was closed while waiting: the answer may never have come.
       record.state = "lost";
     }
-    if (record.role === "user" && record.state === "waiting") {
+    if (record.role === "user" && (record.state === "waiting" || record.state === "slow")) {
       if (record.message) outbox.push({ id: record.id, message: record.message });
       else record.state = "lost";
+      if (record.state === "slow") record.state = "waiting";
     }
     renderMessage(record);
     lastBot = record.role === "bot" ? record : null;

@@ -1,5 +1,9 @@
 """Exchange settings: one pydantic (v1) settings class, read from EXCHANGE_* variables.
 
+The stack-wide switch ``ENV`` (development | test | production) is read too;
+``EXCHANGE_ENVIRONMENT``, its older name, still works when ENV is not set.
+``ENV=production`` refuses the development client secret.
+
 Nothing here runs at import time; ``Settings()`` is built by ``create_app`` and
 the CLI, so tests can pass their own instance.
 """
@@ -18,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'exchange.db'}"
 
 # Development only: the bot's actions use this pair on a developer machine.
-# Settings refuse it when EXCHANGE_ENVIRONMENT=production.
+# Settings refuse it when ENV=production.
 DEV_CLIENT_ID = "assistant"
 DEV_CLIENT_SECRET = "dev-only-exchange-secret-change-me"  # noqa: S105 - documented dev default
 ALL_PURPOSES = "*"
@@ -50,7 +54,10 @@ def _dev_clients() -> dict[str, ClientConfig]:
 
 
 class Settings(BaseSettings):
-    environment: Literal["development", "test", "production"] = "development"
+    # ENV first; the old EXCHANGE_ENVIRONMENT only when ENV is not set.
+    environment: Literal["development", "test", "production"] = Field(
+        "development", env=["ENV", "EXCHANGE_ENVIRONMENT"]
+    )
     # SQLite by default; e.g. postgresql://postgres@127.0.0.1:5432/test for PostgreSQL.
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL only: keep the tables in this schema (tests use one per run).
@@ -67,10 +74,15 @@ class Settings(BaseSettings):
     lockout_seconds: int = Field(900, ge=1)
     # How long a stored Idempotency-Key result is replayed; after that the key is free.
     idempotency_ttl_seconds: int = Field(86400, ge=60)
-    log_level: str = "INFO"
+    # LOG_LEVEL is the one switch for every process; EXCHANGE_LOG_LEVEL overrides it here.
+    log_level: str = Field("INFO", env=["EXCHANGE_LOG_LEVEL", "LOG_LEVEL"])
 
     class Config:
         env_prefix = "EXCHANGE_"
+
+    @validator("environment", pre=True)
+    def _lowercase(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @validator("db_schema")
     def _safe_schema_name(cls, value: str | None) -> str | None:
@@ -84,7 +96,10 @@ class Settings(BaseSettings):
         if values.get("environment") == "production":
             for client_id, client in values.get("clients", {}).items():
                 if client.secret.get_secret_value() == DEV_CLIENT_SECRET:
-                    raise ValueError(f"client {client_id!r} uses the development secret")
+                    raise ValueError(
+                        f"ENV=production refuses the development defaults: set EXCHANGE_CLIENTS "
+                        f"to your own clients (client {client_id!r} uses the development secret)."
+                    )
         return values
 
     @property

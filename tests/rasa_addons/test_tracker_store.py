@@ -122,3 +122,14 @@ async def test_postgresql_rows_hold_no_identity_data(postgres_schema: str, domai
     restored = await store.retrieve("conv-privacy")
     assert restored.get_slot("id_number") == ID
     store.engine.dispose()
+
+
+def test_bot_text_keeps_opening_hours_and_hall_phones_but_not_the_id_read_back():
+    hours = "周一至周五 9:00-12:00，13:30-17:00，电话028-86012345。"
+    assert redact_text(hours, partial_numbers=False) == hours
+    read_back = "您的身份证号是幺幺零幺零五，幺九四九零三幺二，零零二幺，对吗？"
+    masked = "您的身份证号是110105********0021，对吗？"
+    assert redact_text(read_back, partial_numbers=False) == masked
+    assert redact_text("手机13800138001", partial_numbers=False) == "手机****"
+    # A person reading out part of an ID number is still hidden.
+    assert redact_text("我的号是幺幺零幺零五幺九四九") == "我的号是11********"

@@ -30,6 +30,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def processes_with(variable: str, value: str) -> list[str]:
+    """Command lines of live processes whose environment has ``variable=value``.
+
+    Tests give each stack a unique value (a temporary VAR_DIR, a key prefix), so
+    this finds every process it started, however deep, and nothing else.
+    """
+    wanted = f"{variable}={value}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True

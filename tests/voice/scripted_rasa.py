@@ -18,6 +18,8 @@ from fastapi import FastAPI, HTTPException, Request
 
 app = FastAPI()
 received: dict[str, list[str]] = defaultdict(list)
+# The REST channel's optional "metadata" of each message (what the actions see).
+metadata: dict[str, list[dict | None]] = defaultdict(list)
 state: dict[str, dict] = defaultdict(dict)
 
 LONG = (
@@ -58,6 +60,7 @@ async def webhook(request: Request) -> list[dict]:
     body = await request.json()
     sender, text = body["sender"], body["message"]
     received[sender].append(text)
+    metadata[sender].append(body.get("metadata"))
     if text == "/slow_reply":
         await asyncio.sleep(2.0)
         messages, slots = [{"text": "让您久等了，查到了。请问还有别的事吗？"}], {}
@@ -84,6 +87,11 @@ async def tracker(sender: str, token: str = "") -> dict:
 @app.get("/_received/{sender}")
 async def sent_to_rasa(sender: str) -> list[str]:
     return received.get(sender, [])
+
+
+@app.get("/_metadata/{sender}")
+async def metadata_sent(sender: str) -> list[dict | None]:
+    return metadata.get(sender, [])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ again" fallback: what matters here is the path, not the NLU.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from bench.voice_corpus import MANDARIN_SET, cer
 from tests.support.processes import Service
 from tests.voice.conftest import FAST_TIMERS, PHONE_TIMERS, gateway_service, phone_service, ws_url
 from tests.voice.test_phone import wait_for_audio
-from voice import audio
+from voice import audio, conversations
+from voice.devices import DEV_KIOSK_DEVICE
 from voice.kiosk_client import KioskClient
 from voice.phone_client import PhoneCaller
 
@@ -60,9 +62,14 @@ def stack_phone(
         yield service
 
 
-def tracker(stack_env: dict[str, str], sender: str) -> dict:
-    url = f"{stack_env['RASA_URL']}/conversations/{sender}/tracker"
+def tracker(stack_env: dict[str, str], conversation_id: str) -> dict:
+    url = f"{stack_env['RASA_URL']}/conversations/{conversation_id}/tracker"
     return httpx.get(url, params={"token": stack_env["RASA_TOKEN"]}, timeout=10).json()
+
+
+def robot(sender: str) -> str:
+    """The conversation of the development robot's visitor ``sender``."""
+    return conversations.kiosk(DEV_KIOSK_DEVICE, sender)
 
 
 def said(track: dict, who: str) -> list[str]:
@@ -89,7 +96,7 @@ async def test_two_kiosks_talk_to_rasa_at_once(
     for sender, client in zip(clips, clients, strict=True):
         transcript = client.of_type("transcript")[0]
         bots = [e["text"] for e in client.of_type("bot") if not e["reprompt"]]
-        track = tracker(stack_env, sender)
+        track = tracker(stack_env, robot(sender))
         assert transcript["text"] and client.of_type("partial")
         assert said(track, "user") == [transcript["message"]]  # exactly what was heard
         assert bots and said(track, "bot")[: len(bots)] == bots  # the bot's own reply
@@ -99,17 +106,17 @@ async def test_two_kiosks_talk_to_rasa_at_once(
 
 
 async def test_typed_text_and_slow_down_through_the_widget_api(stack_gateway: Service) -> None:
-    url = f"{stack_gateway.url}/v1/chat"
-    hello = httpx.post(url, json={"sender": "e2e-web", "text": "你好"}, timeout=30).json()
+    url, sender = f"{stack_gateway.url}/v1/chat", "web-" + secrets.token_hex(16)
+    hello = httpx.post(url, json={"sender": sender, "text": "你好"}, timeout=30).json()
     assert hello["messages"] and hello["messages"][0]["text"]
     assert hello["speech_rate"] == 145
-    slower = httpx.post(url, json={"sender": "e2e-web", "text": "说慢点"}, timeout=30).json()
+    slower = httpx.post(url, json={"sender": sender, "text": "说慢点"}, timeout=30).json()
     assert slower["speech_rate"] < 145
-    later = httpx.post(url, json={"sender": "e2e-web", "text": "你好"}, timeout=30).json()
+    later = httpx.post(url, json={"sender": sender, "text": "你好"}, timeout=30).json()
     assert later["speech_rate"] == slower["speech_rate"]  # for the rest of the conversation
     wav = httpx.post(
         f"{stack_gateway.url}/v1/tts",
-        json={"text": hello["messages"][0]["text"], "sender": "e2e-web"},
+        json={"text": hello["messages"][0]["text"], "sender": sender},
         timeout=30,
     )
     pcm, rate = audio.read_wav(wav.content)
@@ -143,25 +150,66 @@ async def test_a_real_question_is_asked_again_slower_after_silence(stack_gateway
 async def test_the_identity_form_switches_to_the_digit_grammar(
     stack_gateway: Service, stack_env: dict[str, str], speech: Callable[..., bytes]
 ) -> None:
-    sender, url = "e2e-digits", f"{stack_gateway.url}/v1/chat"
-    reply = httpx.post(url, json={"sender": sender, "text": "我要换身份证"}, timeout=30).json()
-    for answer in ("张桂芳", "是的"):
-        if reply["requested_slot"] == "id_number":
-            break
-        reply = httpx.post(url, json={"sender": sender, "text": answer}, timeout=30).json()
-    if reply["requested_slot"] != "id_number":
-        pytest.skip(
-            f"the dialogue did not ask for id_number (requested_slot={reply['requested_slot']})"
-        )
+    sender = "e2e-digits-" + secrets.token_hex(4)
     async with KioskClient(ws_url(stack_gateway)) as client:
         await client.start(sender, speak=False)
+        for text in ("我要换身份证", "张桂芳", "是的"):
+            if tracker(stack_env, robot(sender))["slots"].get("requested_slot") == "id_number":
+                break
+            mark = len(client.events)
+            await client.text(text)
+            await client.wait_for(lambda e: e["type"] == "bot", after=mark, timeout=60)
+            await asyncio.sleep(0.5)  # the rest of a reply of several messages
+        requested = tracker(stack_env, robot(sender))["slots"].get("requested_slot")
+        if requested != "id_number":
+            pytest.skip(f"the dialogue did not ask for id_number (requested_slot={requested})")
+        mark = len(client.events)
         await client.stream(speech("일 이 삼 사 오 육", rate=110) + TAIL)
-        transcript = await client.wait_for(lambda e: e["type"] == "transcript")
-        await client.wait_for(lambda e: e["type"] == "bot")
+        transcript = await client.wait_for(lambda e: e["type"] == "transcript", after=mark)
+        await client.wait_for(lambda e: e["type"] == "bot", after=mark)
     assert transcript["grammar"] == "digits" and transcript["message"].isdigit()
     # The tracker store masks what is said while identity slots are asked for.
-    stored = said(tracker(stack_env, sender), "user")[-1]
+    stored = said(tracker(stack_env, robot(sender)), "user")[-1]
     assert stored in (transcript["message"], "*" * len(transcript["message"]))
+
+
+async def test_a_web_chat_cannot_continue_a_robots_identity_check(
+    stack_gateway: Service, stack_env: dict[str, str]
+) -> None:
+    """The real Rasa: a robot's visitor is in the identity form; someone posts to the
+    widget API with that visitor's sender id (and with the robot's conversation id).
+
+    Each post lands in a new web conversation (greeted as a stranger, no form),
+    and Rasa's tracker of the robot's conversation holds only the visitor's words.
+    """
+    sender = f"visit-{secrets.token_hex(16)}"
+    robot_id = robot(sender)
+    async with KioskClient(ws_url(stack_gateway)) as client:
+        ready = await client.start(sender, speak=False)
+        assert ready["conversation"] == robot_id == f"kiosk:dev-kiosk:{sender}"
+        await client.text("我要换身份证")
+        await client.wait_for(lambda e: e["type"] == "bot", timeout=60)
+        await asyncio.sleep(1.0)  # the rest of the reply
+    before = tracker(stack_env, robot_id)
+    assert before["active_loop"].get("name"), "the robot's visitor is not in a form"
+    assert said(before, "user") == ["我要换身份证"]
+
+    url = f"{stack_gateway.url}/v1/chat"
+    for claimed in (sender, robot_id):
+        reply = httpx.post(url, json={"sender": claimed, "text": "张桂芳"}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["conversation"] == f"web:{claimed}"
+        web = tracker(stack_env, f"web:{claimed}")
+        assert len(said(web, "user")) == 1  # (the name may be stored masked)
+        assert not web["active_loop"].get("name")  # not in the robot's form
+
+    after = tracker(stack_env, robot_id)
+    assert said(after, "user") == ["我要换身份证"]
+    assert after["active_loop"] == before["active_loop"]
+    assert after["slots"] == before["slots"]
+    assert len(after["events"]) == len(before["events"])
+    # Nothing was stored under the client's own id either.
+    assert said(tracker(stack_env, sender), "user") == []
 
 
 async def test_two_phone_calls_at_once(
@@ -182,7 +230,7 @@ async def test_two_phone_calls_at_once(
 
     callers = await asyncio.gather(*(call(c) for c in clips))
     for caller in callers:
-        track = tracker(stack_env, str(caller.call_id))
+        track = tracker(stack_env, conversations.phone(caller.call_id))
         users = said(track, "user")
         assert (
             users[0] == "/greet" and len(users) == 2 and users[1]
@@ -212,5 +260,5 @@ async def test_mandarin_speech_reaches_the_right_intent(
             transcript = await client.wait_for(lambda e: e["type"] == "transcript")
             await client.wait_for(lambda e: e["type"] == "bot")
     assert cer(MANDARIN_SET[0], transcript["text"]) <= 0.3
-    intent = tracker(stack_env, "e2e-mandarin")["latest_message"]["intent"]["name"]
+    intent = tracker(stack_env, robot("e2e-mandarin"))["latest_message"]["intent"]["name"]
     assert intent == "renew_id_card"

@@ -9,6 +9,7 @@ can be checked. test_e2e_stack.py repeats the main paths against real Rasa.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable, Iterator
 
@@ -17,7 +18,8 @@ import pytest
 
 from tests.support.processes import Service
 from tests.voice.conftest import FAST_TIMERS, SCRIPTED_TOKEN, gateway_service, ws_url
-from voice import audio
+from voice import audio, conversations
+from voice.devices import DEV_KIOSK_DEVICE
 from voice.kiosk_client import KioskClient
 
 QUESTION = "안녕하세요 주민등록증을 다시 받고 싶어요"
@@ -33,7 +35,13 @@ async def wait_for_errors(client: KioskClient, count: int) -> None:
 
 
 def received_by_rasa(rasa: Service, sender: str) -> list[str]:
-    return httpx.get(f"{rasa.url}/_received/{sender}", timeout=5).json()
+    """What the assistant got from the development robot's visitor ``sender``."""
+    conversation_id = conversations.kiosk(DEV_KIOSK_DEVICE, sender)
+    return httpx.get(f"{rasa.url}/_received/{conversation_id}", timeout=5).json()
+
+
+def web_sender() -> str:
+    return "web-" + secrets.token_hex(16)  # as web/js/store.js makes them
 
 
 async def test_client_mistakes_get_errors_and_the_connection_stays_open(gateway: Service) -> None:
@@ -55,7 +63,13 @@ async def test_client_mistakes_get_errors_and_the_connection_stays_open(gateway:
         assert all(e["message"] for e in client.of_type("error"))
 
         ready = await client.start("kiosk-errors")
-        assert ready == {"type": "ready", "sender": "kiosk-errors", "asr": True, "speech_rate": 145}
+        assert ready == {
+            "type": "ready",
+            "sender": "kiosk-errors",
+            "asr": True,
+            "speech_rate": 145,
+            "conversation": "kiosk:dev-kiosk:kiosk-errors",
+        }
         await client.send_raw(bytes(70_000))  # larger than VOICE_MAX_FRAME_BYTES
         await client.send_raw(b"\x00\x01\x02")  # not whole 16-bit samples
         await wait_for_errors(client, 7)
@@ -196,18 +210,29 @@ async def test_a_slow_reply_is_covered_by_a_filler(gateway: Service) -> None:
     assert reply.started_at > filler.started_at and audio.rms_dbfs(bytes(reply.pcm)) > -35
 
 
-async def test_slow_down_lowers_the_rate_for_the_rest_of_the_conversation(gateway: Service) -> None:
+async def test_slow_down_lowers_the_rate_for_the_rest_of_the_conversation(
+    gateway: Service, scripted_rasa: Service
+) -> None:
+    sender = web_sender()
+    chat_url = f"{gateway.url}/v1/chat"
     async with KioskClient(ws_url(gateway)) as client:
-        await client.start("kiosk-slow", speak=False)
+        await client.start(sender, speak=False)
         await client.text("说慢一点")
         slow = await client.wait_for(lambda e: e["type"] == "bot")
         await client.text("/statement")
         later = await client.wait_for(lambda e: e["type"] == "bot" and e["text"] == "好的。")
     assert slow["speech_rate"] == later["speech_rate"] == 125
-    chat = httpx.post(
-        f"{gateway.url}/v1/chat", json={"sender": "kiosk-slow", "text": "/statement"}, timeout=10
-    )
-    assert chat.json()["speech_rate"] == 125
+    # The widget's microphone and its typed chat share the web conversation's pace.
+    async with KioskClient(ws_url(gateway), device=None, channel="web") as client:
+        await client.start(sender, speak=False)
+        await client.text("说慢一点")
+        await client.wait_for(lambda e: e["type"] == "bot")
+    chat = httpx.post(chat_url, json={"sender": sender, "text": "/statement"}, timeout=10).json()
+    assert chat["speech_rate"] == 125 and chat["conversation"] == f"web:{sender}"
+    # The robot's conversation of the same client sender is another one.
+    assert received_by_rasa(scripted_rasa, sender) == ["说慢一点", "/statement"]
+    web = httpx.get(f"{scripted_rasa.url}/_received/web:{sender}", timeout=5).json()
+    assert web == ["说慢一点", "/statement"]
 
 
 async def test_a_slow_speaker_gets_more_time_and_slower_replies(
@@ -294,17 +319,19 @@ async def test_without_a_model_text_works_and_audio_gets_a_clear_error(
 
 
 def test_chat_returns_messages_rate_and_requested_slot(gateway: Service) -> None:
+    sender = web_sender()
     reply = httpx.post(
-        f"{gateway.url}/v1/chat", json={"sender": "web-1", "text": "/ask_id"}, timeout=10
+        f"{gateway.url}/v1/chat", json={"sender": sender, "text": "/ask_id"}, timeout=10
     )
     assert reply.status_code == 200
     assert reply.json() == {
         "messages": [{"text": "请说出您的身份证号码。", "buttons": []}],
         "speech_rate": 145,
         "requested_slot": "id_number",
+        "conversation": f"web:{sender}",
     }
     greet = httpx.post(
-        f"{gateway.url}/v1/chat", json={"sender": "web-1", "text": "/greet"}, timeout=10
+        f"{gateway.url}/v1/chat", json={"sender": sender, "text": "/greet"}, timeout=10
     ).json()
     assert greet["messages"][0]["buttons"][1] == {
         "title": "2. 人工服务",
@@ -313,13 +340,20 @@ def test_chat_returns_messages_rate_and_requested_slot(gateway: Service) -> None
     assert greet["requested_slot"] is None
 
 
+GOOD_SENDER = "web-5d1c0e9a7b3f42c68e0a9d1b7c3e5f24"
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        {"sender": "web-1"},
-        {"sender": "web 1", "text": "你好"},
-        {"sender": "web-1", "text": " "},
-        {"sender": "w", "text": "长" * 501},
+        {"sender": GOOD_SENDER},
+        {"sender": "web 1" + GOOD_SENDER, "text": "你好"},
+        {"sender": GOOD_SENDER, "text": " "},
+        {"sender": GOOD_SENDER, "text": "长" * 501},
+        # Guessable senders: someone else could continue the conversation.
+        {"sender": "web-1", "text": "你好"},
+        {"sender": "user-0000000000000001", "text": "你好"},
+        {"sender": "a" * 64, "text": "你好"},
     ],
 )
 def test_bad_chat_requests_are_problems(gateway: Service, body: dict) -> None:
@@ -327,6 +361,23 @@ def test_bad_chat_requests_are_problems(gateway: Service, body: dict) -> None:
     assert reply.status_code == 422
     assert reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["status"] == 422 and reply.json()["errors"]
+
+
+def test_a_guessable_sender_is_refused_with_a_reason_and_reaches_no_one(
+    gateway: Service, scripted_rasa: Service
+) -> None:
+    for path, body in (
+        ("/v1/chat", {"sender": "web-1", "text": "/statement"}),
+        ("/v1/tts", {"sender": "web-1", "text": "好"}),
+    ):
+        reply = httpx.post(gateway.url + path, json=body, timeout=10)
+        assert reply.status_code == 422, reply.text
+        (error,) = reply.json()["errors"]
+        assert error["location"] == "body.sender"
+        assert "at least 16 random characters" in error["message"]
+    for conversation_id in ("web-1", "web:web-1"):
+        received = httpx.get(f"{scripted_rasa.url}/_received/{conversation_id}", timeout=5)
+        assert received.json() == []
 
 
 def test_tts_returns_16k_wav_speech(gateway: Service) -> None:

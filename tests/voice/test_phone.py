@@ -33,7 +33,9 @@ def phone(korean_model: Path, scripted_rasa: Service) -> Iterator[Service]:
 
 
 def sent_to_rasa(rasa: Service, call: uuid.UUID) -> list[str]:
-    return httpx.get(f"{rasa.url}/_received/{call}", timeout=5).json()
+    # The conversation of a call is phone:<its uuid>; Asterisk's bare UUID is none.
+    assert httpx.get(f"{rasa.url}/_received/{call}", timeout=5).json() == []
+    return httpx.get(f"{rasa.url}/_received/phone:{call}", timeout=5).json()
 
 
 async def wait_for_audio(
@@ -95,6 +97,9 @@ async def test_keypad_digits_are_typed_input(phone: Service, scripted_rasa: Serv
         await caller.dtmf("1101*#")
         await wait_for_audio(caller, after=loop.time())
     assert sent_to_rasa(scripted_rasa, caller.call_id)[1] == "1101X"
+    # Every message says it came by phone (the actions record the channel).
+    metadata = httpx.get(f"{scripted_rasa.url}/_metadata/phone:{caller.call_id}", timeout=5).json()
+    assert metadata == [{"channel": "phone"}, {"channel": "phone"}]
 
 
 async def test_a_silent_caller_is_asked_again_offered_help_and_let_go(

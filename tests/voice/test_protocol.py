@@ -20,6 +20,11 @@ def test_client_messages_parse_into_dataclasses() -> None:
     assert (
         parse_client('{"type":"start","sender":"w1","channel":"web","speak":false}').speak is False
     )
+    robot = parse_client(
+        '{"type":"start","sender":"r","channel":"kiosk","device":"robot-7","token":"t0k3n"}'
+    )
+    assert (robot.device, robot.token) == ("robot-7", "t0k3n")
+    assert "t0k3n" not in repr(robot)  # a logged start never shows the token
     assert parse_client('{"type":"text","text":"  说慢一点 "}') == Text(text="说慢一点")
     assert parse_client('{"type":"end_of_audio"}') == EndOfAudio()
 
@@ -37,6 +42,10 @@ def test_client_messages_parse_into_dataclasses() -> None:
         ('{"type":"start","sender":"a","sample_rate":8000}', "bad_sample_rate"),
         ('{"type":"start","sender":"a","sample_rate":"16000"}', "bad_sample_rate"),
         ('{"type":"start","sender":"a","channel":"fax"}', "bad_message"),
+        ('{"type":"start","sender":"a","channel":"phone"}', "bad_message"),  # AudioSocket only
+        ('{"type":"start","sender":"a","device":"robot 7","token":"t"}', "bad_message"),
+        ('{"type":"start","sender":"a","device":"r7","token":42}', "bad_message"),
+        ('{"type":"start","sender":"a","device":"r7","token":"' + "t" * 257 + '"}', "bad_message"),
         ('{"type":"text","text":""}', "bad_message"),
         ('{"type":"text","text":42}', "bad_message"),
         ('{"type":"text","text":"' + "长" * 501 + '"}', "bad_message"),

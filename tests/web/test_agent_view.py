@@ -6,6 +6,7 @@ handover action does; staff read and take them through the gateway.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +17,13 @@ from playwright.sync_api import Browser, expect
 from exchange.client import ExchangeClient
 from exchange.core.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 from tests.support.processes import Service, free_port
-from tests.web.conftest import AGENT_PASSWORD, AGENT_USER, DESKTOP, _gateway
+from tests.web.conftest import (
+    AGENT_PASSWORD,
+    AGENT_USER,
+    DESKTOP,
+    _gateway,
+    static_gateway_env,
+)
 from tests.web.widget import axe_problems
 
 STAFF = (AGENT_USER, AGENT_PASSWORD)
@@ -140,3 +147,44 @@ def test_staff_take_a_request_in_the_browser(browser: Browser, agent_gateway: Se
         expect(card).to_have_count(0)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def locking_gateway() -> Iterator[Service]:
+    """No exchange needed: signing in is decided before the queue is asked."""
+    port = free_port()
+    env = {
+        **static_gateway_env(port),
+        "VOICE_AGENT_MAX_FAILURES": "3",
+        "VOICE_AGENT_LOCK_MINUTES": "0.05",  # 3 s, so the test can see it end
+    }
+    with _gateway("gateway-agent-lock", port, env) as service:
+        yield service
+
+
+def test_wrong_passwords_lock_signing_in_from_that_address(locking_gateway: Service):
+    queue_url = locking_gateway.url + "/v1/agent/handovers"
+    page_url = locking_gateway.url + "/agent"
+    for _ in range(2):
+        wrong = httpx.get(queue_url, auth=(AGENT_USER, "guess"))
+        assert wrong.status_code == 401
+        assert wrong.headers["www-authenticate"].startswith("Basic ")
+    locked = httpx.get(queue_url, auth=(AGENT_USER, "guess"))  # the third wrong one
+    assert locked.status_code == 429
+    assert locked.headers["content-type"] == "application/problem+json"
+    assert locked.headers["retry-after"] == "3"
+    assert locked.json()["title"] == "Too many wrong passwords"
+
+    # While locked, even the right password waits (or guessing could go on).
+    assert httpx.get(queue_url, auth=STAFF).status_code == 429
+    page = httpx.get(page_url, auth=STAFF)
+    assert page.status_code == 429 and page.headers["content-type"].startswith("text/html")
+    assert "密码输错的次数太多了。请 1 分钟后再登录。" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+    time.sleep(int(page.headers["retry-after"]) + 0.3)
+    page = httpx.get(page_url, auth=STAFF)
+    assert page.status_code == 200 and "转人工请求" in page.text
+    # A right password forgot the slips: two more wrong ones do not lock again.
+    assert [httpx.get(page_url, auth=(AGENT_USER, "x")).status_code for _ in range(2)] == [401, 401]
+    assert httpx.get(page_url, auth=STAFF).status_code == 200

@@ -184,7 +184,8 @@ def test_request_human_reaches_the_agent_view(
     page.get_by_role("button", name="转人工").click()
     expect(user_messages(page).last).to_have_text("转人工")
     wait_for_reply(page, before)
-    conversation_id = sender(page)
+    # The queue knows the widget's conversation by the gateway's id for it.
+    conversation_id = f"web:{sender(page)}"
 
     staff = browser.new_context(
         viewport=DESKTOP,

@@ -37,7 +37,7 @@ LATIN = re.compile(r"[A-Za-z]")
 # A saved conversation as the widget keeps it in local storage: a reload shows
 # it again (the real restore path), with the last answer's numbered choices.
 SAVED = {
-    "sender": "web-0123456789abcdef01234567",
+    "sender": "web-0123456789abcdef0123456789abcdef",
     "messages": [
         {
             "id": 1,
@@ -147,6 +147,27 @@ def test_200_percent_zoom_needs_no_horizontal_scrolling(browser, static_gateway:
         expect(page.get_by_role("button", name="转人工")).to_be_in_viewport()
     finally:
         context.close()
+
+
+def test_the_sender_id_is_unguessable_and_kept_across_reloads(page: Page, static_gateway: Service):
+    """The sender id is the only key to a web conversation: 128 random bits, kept for a reload."""
+    open_widget(page, static_gateway.url)
+    first = sender(page)
+    assert re.fullmatch(r"web-[0-9a-f]{32}", first), first
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    assert sender(page) == first
+    open_widget(page, static_gateway.url)  # a new visitor (storage cleared)
+    assert sender(page) != first and re.fullmatch(r"web-[0-9a-f]{32}", sender(page))
+    # An id of the earlier, shorter kind is not resumed: a new conversation starts.
+    old = "web-0123456789abcdef01234567"
+    restore(page, static_gateway.url, {**SAVED, "sender": old})
+    assert sender(page) != old and re.fullmatch(r"web-[0-9a-f]{32}", sender(page))
+    expect(user_messages(page)).to_have_count(0)
+    # The gateway itself refuses ids like the old test ones (too short to be secret).
+    weak = httpx.post(static_gateway.url + "/v1/chat", json={"sender": "web-1", "text": "你好"})
+    assert weak.status_code == 422
+    assert weak.headers["content-type"] == "application/problem+json"
 
 
 def test_size_switch_is_remembered(page: Page, static_gateway: Service, screenshots):

@@ -4,24 +4,40 @@
 
 const CHAT_TIMEOUT_MS = 45000;
 const TTS_TIMEOUT_MS = 30000;
+// A 429 says how long to wait (Retry-After); an elderly user will not wait
+// longer than this for one question, so the widget never waits more.
+export const MAX_RETRY_AFTER_S = 10;
+const DEFAULT_RETRY_AFTER_S = 3;
 
 export class ChatError extends Error {
   /**
    * kind: "offline"  - the request never reached the gateway: safe to send again;
    *       "busy"     - the gateway answered 502/503/504 (assistant not reachable behind it);
    *       "timeout"  - no answer in time: the question may have been handled;
-   *       "rejected" - the gateway refused the question (4xx).
+   *       "limited"  - too many messages (429): nothing was done; send it again
+   *                    after `retryAfter` seconds (Retry-After, at most MAX_RETRY_AFTER_S);
+   *       "rejected" - the gateway refused the question (other 4xx).
    */
-  constructor(kind, status = 0, detail = "") {
+  constructor(kind, status = 0, detail = "", retryAfter = 0) {
     super(`${kind} ${status} ${detail}`.trim());
     this.kind = kind;
     this.status = status;
     this.detail = detail;
+    this.retryAfter = retryAfter;
   }
 
   get retryable() {
     return this.kind === "offline" || this.kind === "busy";
   }
+}
+
+/** Seconds to wait from a Retry-After header (seconds or an HTTP date), bounded. */
+export function retryAfterSeconds(header, now = Date.now()) {
+  let seconds = DEFAULT_RETRY_AFTER_S;
+  const value = (header || "").trim();
+  if (/^\d+$/.test(value)) seconds = Number(value);
+  else if (value && !Number.isNaN(Date.parse(value))) seconds = (Date.parse(value) - now) / 1000;
+  return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(seconds)));
 }
 
 function endpoint(path) {
@@ -49,6 +65,10 @@ async function request(path, init, timeoutMs) {
       detail = typeof body.detail === "string" ? body.detail : body.title || "";
     } catch {
       // not JSON: the status says enough
+    }
+    if (response.status === 429) {
+      const wait = retryAfterSeconds(response.headers.get("Retry-After"));
+      throw new ChatError("limited", 429, detail, wait);
     }
     throw new ChatError(response.status >= 500 ? "busy" : "rejected", response.status, detail);
   }

@@ -10,10 +10,14 @@ const SIZE_KEY = "laoban.widget.size";
 export const IDLE_LIMIT_MS = 30 * 60 * 1000;
 const MAX_MESSAGES = 80;
 
+// The sender id is the only key to the conversation (the gateway keeps web
+// conversations apart by it), so it must be unguessable: 128 random bits.
+const SENDER = /^web-[0-9a-f]{32}$/;
+
 function randomId() {
   // crypto.randomUUID needs a secure context; a kiosk may open the widget over
   // plain http on the hall network, where getRandomValues still works.
-  const bytes = new Uint8Array(12);
+  const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
   return "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -43,8 +47,9 @@ export class ConversationStore {
     this.now = now;
     this.storage = safeStorage();
     const saved = readJson(this.storage, KEY);
-    const fresh = saved && typeof saved.sender === "string" && Array.isArray(saved.messages) &&
-      this.now() - (saved.updatedAt || 0) < IDLE_LIMIT_MS;
+    // A stored id of an older, shorter kind starts a new conversation.
+    const fresh = saved && typeof saved.sender === "string" && SENDER.test(saved.sender) &&
+      Array.isArray(saved.messages) && this.now() - (saved.updatedAt || 0) < IDLE_LIMIT_MS;
     this.state = fresh ? saved : this.blank();
     this.resumed = Boolean(fresh && saved.messages.length);
     this.save();

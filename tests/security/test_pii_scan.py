@@ -1,0 +1,137 @@
+"""After a full scripted run, no log file and no stored conversation holds a full ID
+number or phone number, and no log holds a citizen's name (PIPL).
+
+The stack here is our own, started with ``LOG_LEVEL=DEBUG`` everywhere (Rasa
+included): the level an on-call engineer turns on when something is wrong is
+exactly when a leak would happen. Citizens give their ID numbers in digits, as
+spoken digits, with spaces, and say their full mobile number unprompted; one
+conversation goes through the gateway (the web widget's API), one is handed
+over to a person.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common import idcard
+from common.redact import PHONE_IN_TEXT
+from scripts import stack
+from tests.conftest import RASA
+from tests.e2e.conftest import CITIZENS, Chat
+from tests.support.processes import PYTHON, ROOT, Service, free_port
+from tests.voice.conftest import gateway_service
+
+pytestmark = pytest.mark.slow
+
+DEMO_PHONES = [f"1380013800{i}" for i in range(1, 7)]
+SPOKEN = str.maketrans("0123456789X", "洞幺两三四五六七八九叉")
+
+
+@pytest.fixture(scope="module")
+def debug_stack(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Iterator[dict]:
+    var = tmp_path_factory.mktemp("pii-var")
+    ports = {name: free_port() for name in stack.DEFAULT_PORTS}
+    env = {**stack.environment({}, ports=ports, var_dir=var), "LOG_LEVEL": "DEBUG"}
+    subprocess.run(
+        [PYTHON, "-m", "exchange", "seed", str(ROOT / "data/demo/citizens.yml")],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    rasa_args = [
+        RASA, "run", "--model", str(trained_model), "--enable-api", "--debug",
+        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1",
+        "--port", env["RASA_PORT"], "--endpoints", str(ROOT / "bot/endpoints.yml"),
+        "--credentials", str(ROOT / "bot/credentials.yml"),
+    ]  # fmt: skip
+    services = [
+        Service("pii-exchange", [PYTHON, "-m", "exchange", "serve"],
+                int(env["EXCHANGE_PORT"]), env=env),
+        Service("pii-actions", [PYTHON, "-m", "actions"], int(env["ACTIONS_PORT"]), env=env),
+        Service("pii-rasa", rasa_args, int(env["RASA_PORT"]), env=env, health_path="/",
+                startup_timeout=240),
+    ]  # fmt: skip
+    started: list[Service] = []
+    try:
+        for service in services:
+            started.append(service.start())
+        gateway = gateway_service(
+            "pii-gateway", model=None, rasa_url=env["RASA_URL"], token=env["RASA_TOKEN"],
+            LOG_LEVEL="DEBUG",
+        )  # fmt: skip
+        started.append(gateway.start())
+        yield {"env": env, "services": started, "gateway": gateway}
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def _scripted_run(env: dict[str, str], gateway: Service) -> None:
+    def chat() -> Chat:
+        return Chat(env["RASA_URL"], env["RASA_TOKEN"])
+
+    # Digits, with the phone number said in full.
+    one = chat()
+    one.say("我要换身份证")
+    one.verify("张桂芳")
+    one.say("我手机号是13800138001，你记一下")
+    # Spoken digits with pauses, then a handover with the summary.
+    two = chat()
+    two.say("我想办养老金认证")
+    two.say("我叫陈德明")
+    number = CITIZENS["陈德明"][0]
+    two.say(" ".join([number[:6], number[6:14], number[14:]]).translate(SPOKEN))
+    two.say("转人工")
+    # A whole service to the end.
+    three = chat()
+    three.say("我的社保卡丢了")
+    three.verify("李建国")
+    three.say("对")
+    # The same through the gateway (the web widget's API).
+    with httpx.Client(base_url=gateway.url, timeout=60) as web:
+        for text in ["查一下养老金", "我叫王秀英", CITIZENS["王秀英"][0], "8006",
+                     "我的身份证是320102195507220041，电话13800138006"]:  # fmt: skip
+            sender = "pii-web-1-4e7b9c2d1f0a8e6b3c5d7f9a1b2c4e6d"  # web senders must be unguessable
+            response = web.post("/v1/chat", json={"sender": sender, "text": text})
+            assert response.status_code == 200, response.text
+
+
+def _leaks(text: str, names: list[str]) -> list[str]:
+    found = [m for m in idcard.ID_NUMBER_IN_TEXT.findall(text) if idcard.is_valid(m)]
+    found += [n for n in CITIZENS_NUMBERS if n in text]
+    found += PHONE_IN_TEXT.findall(text)
+    found += [p for p in DEMO_PHONES if p in text]
+    found += [n for n in names if n in text]
+    return found
+
+
+CITIZENS_NUMBERS = [number for number, _ in CITIZENS.values()]
+
+
+def test_no_personal_information_in_logs_or_the_tracker_store(debug_stack: dict) -> None:
+    env, services = debug_stack["env"], debug_stack["services"]
+    _scripted_run(env, debug_stack["gateway"])
+    for service in services:
+        service.stop()  # flush and close every log
+
+    logs = {s.name: s.log_path.read_text("utf-8", "replace") for s in services if s.log_path}
+    assert set(logs) == {"pii-exchange", "pii-actions", "pii-rasa", "pii-gateway"}
+    # The logs are real debug logs of this run, not empty files.
+    assert re.search(r"DEBUG", logs["pii-rasa"]) and "action_" in logs["pii-rasa"]
+    names = list(CITIZENS)
+    leaks = {name: _leaks(text, names) for name, text in logs.items()}
+    assert not any(leaks.values()), {k: v[:5] for k, v in leaks.items() if v}
+
+    tracker_db = Path(env["TRACKER_URL"].removeprefix("sqlite:///"))
+    with sqlite3.connect(tracker_db) as db:
+        rows = [r[0] for r in db.execute("select data from events")]
+    assert len(rows) > 50
+    stored = "\n".join(rows)
+    # Names may be kept masked (张**); numbers never in full.
+    leaks = _leaks(stored, [])
+    assert not leaks, leaks[:5]
