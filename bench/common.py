@@ -171,7 +171,8 @@ def header(title: str, command: str, *, started: dt.datetime | None = None) -> l
 def write(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    print(f"[bench] wrote {path.relative_to(ROOT)}", flush=True)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"[bench] wrote {shown}", flush=True)
     return path
 
 

@@ -170,10 +170,16 @@ def write_index(reports: list[Report], *, quick: bool, started: float) -> None:
             rows.append([link, h.measure, h.value, h.target, h.verdict])
             link = ""
     lines += table(["report", "measure", "value", "target", "verdict"], rows)
-    lines += ["", "Other benchmarks, run on their own:", ""]
-    for name, what in OTHER_REPORTS:
-        if (common.REPORTS / name).exists():
-            lines.append(f"- [{name}]({name}): {what}")
+    written = {r.path.name for r in reports}
+    others = sorted(
+        p.name for p in common.REPORTS.glob("*.md") if p.name not in written | {INDEX.name}
+    )
+    if others:
+        lines += ["", "Not part of this run (see each report's header for when it was made):", ""]
+        known = dict(OTHER_REPORTS)
+        lines += [
+            f"- [{name}]({name})" + (f": {known[name]}" if name in known else "") for name in others
+        ]
     lines += ["", f"This run took {time.monotonic() - started:.0f} s."]
     common.write(INDEX, lines)
 

@@ -73,12 +73,51 @@ def redact_text(
     return result
 
 
+class LogRedactor:
+    """Masks ID numbers, phone numbers and names in the Rasa process's log lines.
+
+    Rasa's debug logs quote user text, entities and slot values, often as JSON
+    with ``\\uXXXX`` escapes. Escapes are decoded first (the lines become
+    readable and nothing hides behind them); names are learnt from the
+    ``person_name``/``proxy_name`` entities and slots the same line carries
+    (Rasa logs a message's text and its entities together) and masked wherever
+    they appear afterwards; numbers are masked, written or spoken.
+    """
+
+    _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+    _NAMES = (
+        re.compile(r"""["']entity["']:\s*["'](?:person_name|proxy_name)["'][^}]*?["']value["']:\s*["']([^"']{2,12})["']"""),
+        re.compile(r"""(?:person_name|proxy_name)["']?(?:,\s*value)?\s*[:=]\s*["']?([^\s"',)|\\]{2,12})"""),
+    )  # fmt: skip
+    _REMEMBERED = 2000
+
+    def __init__(self) -> None:
+        self._names: dict[str, None] = {}  # insertion-ordered: oldest forgotten first
+
+    def __call__(self, text: str) -> str:
+        text = self._ESCAPE.sub(_unescape, text)
+        for pattern in self._NAMES:
+            for name in pattern.findall(text):
+                if name not in ("None", "null") and "*" not in name:
+                    self._names.pop(name, None)
+                    self._names[name] = None
+        while len(self._names) > self._REMEMBERED:
+            self._names.pop(next(iter(self._names)))
+        return redact_text(text, names=list(self._names))
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    # A lone surrogate (half of an escaped emoji) cannot be written to a log file.
+    return match.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
 def protect_logs() -> None:
     """Mask personal information in every log line of the Rasa process.
 
-    Rasa logs the user's text and the extracted entities at debug level (and
+    Rasa logs the user's text, entities and slots at debug level (and
     tracebacks can quote them). Rasa configures logging itself, so this runs
     when the tracker store is created, after that set-up and before the first
-    message; numbers said as Chinese digits are found too.
+    message.
     """
-    protect_handlers(redact_text)
+    protect_handlers(LogRedactor())

@@ -22,7 +22,10 @@ SUBSET_LABELS = {"plain": "普通话", "dialect": "方言", "asr": "语音识别
 
 # Smaller moves than these are noise, not a change worth telling a trainer about.
 # Held-out accuracy counts whole sentences, so any move there is real.
-NOISE = {"heldout": 0.0, "cv": 0.005, "intent_f1": 0.01, "entity_f1": 0.01, "count": 0}
+# Rasa draws new CV groups on every run: with unchanged data, overall CV accuracy
+# moved 0.3 points and per-intent CV F1 up to 4.8 points between two runs.
+NOISE = {"cv": 0.005, "heldout_intent_f1": 0.0, "cv_intent_f1": 0.05, "entity_f1": 0.0}
+UNCHANGED_INTENTS = "（测试集的 F1 一点没变；交叉验证相差不到 5 个百分点，是随机分组带来的波动。）"
 # Lists of sentences in the report are cut here; the rest are counted.
 MAX_SENTENCES = 30
 
@@ -257,12 +260,12 @@ def compare(previous: dict[str, Any] | None, current: dict[str, Any]) -> Diff | 
 
     diff.intents = _changes(
         old_h["intent_f1"], new_h["intent_f1"], prefix="heldout", label="测试集 F1",
-        noise=NOISE["intent_f1"],
+        noise=NOISE["heldout_intent_f1"],
     )  # fmt: skip
     if diff.cv_compared:
         diff.intents += _changes(
             old_cv["intent_f1"], new_cv["intent_f1"], prefix="cv", label="交叉验证 F1",
-            noise=NOISE["intent_f1"],
+            noise=NOISE["cv_intent_f1"],
         )  # fmt: skip
     diff.entities = _changes(
         old_h["entity_f1"], new_h["entity_f1"], prefix="entity", label="信息提取 F1",
@@ -337,6 +340,12 @@ def _understood(s: Sentence, labels: dict[str, str]) -> str:
 
 
 SOURCE_TEXT = {"heldout": "测试集", "cv": "交叉验证"}
+# Rasa draws the cross-validation groups at random on every run, so single
+# training sentences flip by chance even when nothing changed.
+CV_NOTE = (
+    "交叉验证每次分组都是随机的，所以就算什么都没改，也会有一些句子这次对、上次错（或者反过来）；"
+    "要看的是同一个意图里一下子错了很多句，而不是某一句。"
+)
 
 
 def cell(text: str) -> str:
@@ -395,9 +404,9 @@ def markdown(diff: Diff | None, labels: dict[str, str] | None = None) -> list[st
                 f"| {_label(intent, labels)} | {c.label} | {_value(c.before, True)} "
                 f"| {_value(c.after, True)} | {arrow(c)} |"
             )
-        lines += ["", "没有列出的意图没有明显变化（差别不到 1 个百分点）。"]
+        lines += ["", f"没有列出的意图没有明显变化。{UNCHANGED_INTENTS}"]
     else:
-        lines.append("每个意图都没有明显变化（差别不到 1 个百分点）。")
+        lines.append(f"每个意图都没有明显变化。{UNCHANGED_INTENTS}")
 
     lines += ["", "### 找信息（地点、号码等） (Entities, F1)", ""]
     lines += ["| 信息 | 上次 | 这次 | 变化 |", "| --- | --- | --- | --- |"]
@@ -407,10 +416,19 @@ def markdown(diff: Diff | None, labels: dict[str, str] | None = None) -> list[st
             f"| {entity} | {_value(c.before, True)} | {_value(c.after, True)} | {arrow(c)} |"
         )
 
-    lines += ["", f"### 上次认对、这次认错的句子 (Newly failing: {len(diff.newly_failing)})", ""]
-    lines += _sentence_table(diff.newly_failing, labels) if diff.newly_failing else ["没有。"]
-    lines += ["", f"### 上次认错、这次认对的句子 (Newly passing: {len(diff.newly_passing)})", ""]
-    lines += _sentence_table(diff.newly_passing, labels) if diff.newly_passing else ["没有。"]
+    for title, sentences in (
+        ("上次认对、这次认错的句子 (Newly failing)", diff.newly_failing),
+        ("上次认错、这次认对的句子 (Newly passing)", diff.newly_passing),
+    ):
+        lines += ["", f"### {title}"]
+        for source in ("heldout", "cv"):
+            if source == "cv" and not diff.cv_compared:
+                continue
+            mine = [s for s in sentences if s.source == source]
+            note = CV_NOTE if source == "cv" else ""
+            lines += ["", f"{SOURCE_TEXT[source]}：{len(mine)} 句。{note}"]
+            if mine:
+                lines += ["", *_sentence_table(mine, labels)]
     if diff.new_sentences:
         lines += [
             "",
@@ -445,8 +463,12 @@ def terminal(diff: Diff | None) -> list[str]:
     worse = [c for c in diff.entities if c.direction < 0]
     if worse:
         lines.append("  信息提取变差：" + "、".join(c.key.split(":", 1)[1] for c in worse))
-    lines.append(
-        f"  新认错 {len(diff.newly_failing)} 句，新认对 {len(diff.newly_passing)} 句；"
-        "详细见 reports/nlu/README.md「和上次相比」。"
-    )
+    for source in ("heldout", "cv"):
+        if source == "cv" and not diff.cv_compared:
+            continue
+        failing = sum(s.source == source for s in diff.newly_failing)
+        passing = sum(s.source == source for s in diff.newly_passing)
+        note = "（分组是随机的，单句会有波动）" if source == "cv" else ""
+        lines.append(f"  {SOURCE_TEXT[source]}{note}：新认错 {failing} 句，新认对 {passing} 句")
+    lines.append("  详细见 reports/nlu/README.md「和上次相比」。")
     return lines

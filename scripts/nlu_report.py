@@ -404,6 +404,11 @@ def _configured_fallback() -> dict[str, float]:
     return {}
 
 
+def _entities(pairs: list[Any]) -> str:
+    """(entity, value) pairs, also after a round trip through JSON (lists)."""
+    return ", ".join(f"{entity}={value}" for entity, value in pairs) or "—"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
@@ -623,7 +628,10 @@ def write_report(results: dict[str, Any], diff: nlu_compare.Diff | None = None) 
         "",
         *_table(
             ["text", "expected", "found"],
-            [[e["text"], e["gold"], e["predicted"]] for e in held["entity_errors"]],
+            [
+                [e["text"], _entities(e["gold"]), _entities(e["predicted"])]
+                for e in held["entity_errors"]
+            ],
         ),
     ]
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -641,6 +649,22 @@ def keep_snapshots(previous: dict[str, Any] | None, current: dict[str, Any]) -> 
             json.dumps(previous, ensure_ascii=False, indent=1), encoding="utf-8"
         )
     SUMMARY.write_text(json.dumps(current, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def rewrite_from_saved() -> Path:
+    """README.md again from results.json and the two snapshots, measuring nothing
+    (after a change to how the report is written)."""
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    current = json.loads(SUMMARY.read_text(encoding="utf-8"))
+    previous = (
+        json.loads(PREVIOUS_SUMMARY.read_text(encoding="utf-8"))
+        if PREVIOUS_SUMMARY.exists()
+        else None
+    )
+    diff = nlu_compare.compare(previous, current)
+    path = write_report(results, diff)
+    print("\n".join(nlu_compare.terminal(diff)))
+    return path
 
 
 def machine() -> str:
@@ -665,7 +689,15 @@ def main() -> None:
     parser.add_argument(
         "--skip-train", action="store_true", help="use the existing model, no timing"
     )
+    parser.add_argument(
+        "--from-saved",
+        action="store_true",
+        help="only rewrite README.md from the saved results and summaries (no measuring)",
+    )
     args = parser.parse_args()
+    if args.from_saved:
+        rewrite_from_saved()
+        return
 
     from scripts import train
 

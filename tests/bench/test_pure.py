@@ -323,3 +323,27 @@ def test_training_command_is_shown_relative():
         12.0, 0, work / "nlu" / "nlu.tar.gz", work,
     )  # fmt: skip
     assert training.shown() == "rasa train nlu --config bot/config.yml --out $TMP/nlu"
+
+
+# ---------------------------------------------------------------- index
+
+
+def test_index_lists_headlines_failures_and_older_reports(tmp_path, monkeypatch):
+    from bench import run
+
+    monkeypatch.setattr(common, "REPORTS", tmp_path)
+    monkeypatch.setattr(run, "INDEX", tmp_path / "README.md")
+    (tmp_path / "voice.md").write_text("# Voice\n", encoding="utf-8")
+    good = common.Report(
+        "Training time",
+        tmp_path / "train.md",
+        [common.Headline("full `rasa train`", "150 s", "< 180 s", True)],
+    )
+    failed = run.Failed("text load and memory", tmp_path / "text.md")
+    failed.headlines = [common.Headline("text load and memory", "failed: TimeoutError: rasa")]
+    run.write_index([good, failed], quick=True, started=0.0)
+    index = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "Quick run" in index
+    assert "| [train.md](train.md) | full `rasa train` | 150 s | < 180 s | met |" in index
+    assert "| [text.md](text.md) (not written) | text load and memory | failed:" in index
+    assert "- [voice.md](voice.md): speech recognition" in index

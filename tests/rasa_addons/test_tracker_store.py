@@ -133,3 +133,24 @@ def test_bot_text_keeps_opening_hours_and_hall_phones_but_not_the_id_read_back()
     assert redact_text("手机13800138001", partial_numbers=False) == "手机****"
     # A person reading out part of an ID number is still hidden.
     assert redact_text("我的号是幺幺零幺零五幺九四九") == "我的号是11********"
+
+
+def test_rasa_log_lines_lose_names_learnt_from_entities_and_slots():
+    from rasa_addons.redaction import LogRedactor
+
+    redactor = LogRedactor()
+    line = (
+        "Received user message '\\u6211\\u53eb\\u5f20\\u6842\\u82b3' with intent 'inform' and "
+        "entities '[{'entity': 'person_name', 'start': 2, 'end': 5, 'value': '张桂芳'}]'"
+    )
+    assert redactor(line) == (
+        "Received user message '我叫张**' with intent 'inform' and "
+        "entities '[{'entity': 'person_name', 'start': 2, 'end': 5, 'value': '张**'}]'"
+    )
+    # Learnt once, masked wherever it appears later, escaped or not.
+    assert redactor("user text: \\u6211\\u53eb\\u5f20\\u6842\\u82b3 |") == "user text: 我叫张** |"
+    proxy = redactor("SlotSet(key: proxy_name, value: 张小红)")
+    assert proxy == "SlotSet(key: proxy_name, value: 张**)"
+    assert redactor("id_number: 110105194903120021") == "id_number: 110105********0021"
+    # Half of an escaped emoji stays escaped (it could not be written decoded).
+    assert redactor("\\ud83d\\ude00") == "\\ud83d\\ude00"

@@ -78,8 +78,13 @@ def reports(tmp_path, monkeypatch):
     return folder
 
 
-def full_results(date, items, cv_errors=()):
-    report = results(date, items, cv=(0.9, {"greet": 0.9, "inform": 0.8}, list(cv_errors)))
+def full_results(date, items, cv_errors=(), entity_errors=()):
+    report = results(
+        date,
+        items,
+        cv=(0.9, {"greet": 0.9, "inform": 0.8}, list(cv_errors)),
+        entity_errors=entity_errors,
+    )
     report["train"] = None
     report["machine"] = "test machine"
     rows = nlu_report.sweep([(True, "greet", 0.9)], [("greet", 0.2)])
@@ -108,7 +113,7 @@ def test_the_report_compares_with_the_last_run_and_keeps_both_snapshots(reports)
     previous = nlu_report.load_previous()
     assert previous == first_snapshot
     fixed = [*BASE[:1], item("上午好", "greet"), *BASE[2:]]
-    second = full_results("d2", fixed, cv_errors=CV_ERRORS)
+    second = full_results("d2", fixed, cv_errors=CV_ERRORS, entity_errors=["我在北京"])
     current = nlu_compare.summarize(second, cv_passed=["你好"])
     diff = nlu_compare.compare(previous, current)
     readme = nlu_report.write_report(second, diff).read_text(encoding="utf-8")
@@ -129,8 +134,11 @@ def test_the_report_compares_with_the_last_run_and_keeps_both_snapshots(reports)
     assert "greet（打招呼） → inform（回答问题（姓名、号码、地点、日期、选择））：2 句" in readme
     assert "![held-out confusion matrix](heldout/intent_confusion_matrix.png)" in readme
     assert "![CV confusion matrix](cv/intent_confusion_matrix.png)" in readme
+    assert "| 我在北京 | city=北京市 | — |" in readme
     saved = json.loads(nlu_report.RESULTS.read_text(encoding="utf-8"))
     assert len(saved["heldout"]["items"]) == len(fixed)
+    # The same README again from the saved files, without measuring.
+    assert nlu_report.rewrite_from_saved().read_text(encoding="utf-8") == readme
 
 
 def test_a_report_from_before_snapshots_is_rebuilt(reports, monkeypatch):

@@ -140,7 +140,8 @@ def test_a_broken_sentence_is_worse_with_what_it_was_taken_for():
         "| 我要换身份证 | 测试集 | renew_id_card（身份证换领/补领） "
         "| inform（回答问题），把握 83% |" in text
     )
-    assert "新认错 1 句，新认对 0 句" in nlu_compare.terminal(diff)[-1]
+    assert "  测试集：新认错 1 句，新认对 0 句" in nlu_compare.terminal(diff)
+    assert "测试集：1 句。" in text
 
 
 def test_a_sentence_that_now_falls_back_shows_the_best_guess():
@@ -179,14 +180,14 @@ def test_entity_f1_drop_is_worse_and_named_in_the_terminal():
     diff = nlu_compare.compare(
         nlu_compare.summarize(results("d1", BASE, entity_f1={"city": 1.0, "province": 0.9})),
         nlu_compare.summarize(
-            results("d2", BASE, entity_f1={"city": 0.8, "province": 0.905},
+            results("d2", BASE, entity_f1={"city": 0.8, "province": 0.9},
                     entity_errors=["我在北京"])
         ),
     )  # fmt: skip
     city = next(c for c in diff.entities if c.key == "entity:city")
     province = next(c for c in diff.entities if c.key == "entity:province")
     assert city.direction == -1 and nlu_compare.arrow(city) == "↓ −20.0 个百分点"
-    assert province.direction == 0 and nlu_compare.arrow(province) == "＝"  # within noise
+    assert province.direction == 0 and nlu_compare.arrow(province) == "＝"  # unchanged
     assert diff.verdict == WORSE
     assert diff.entities_newly_wrong == ["我在北京"]
     assert any("信息提取变差：city" in line for line in nlu_compare.terminal(diff))
@@ -212,7 +213,7 @@ def test_cross_validation_sentences_newly_failing_and_passing():
     }
     fixed = {"text": "我说完了", "intent": "inform", "predicted": "greet", "confidence": 0.7}
     before = results("d1", BASE, cv=(0.90, {"greet": 0.9, "inform": 0.8}, [fixed]))
-    after = results("d2", BASE, cv=(0.902, {"greet": 0.95, "inform": 0.8}, [wrong]))
+    after = results("d2", BASE, cv=(0.902, {"greet": 0.97, "inform": 0.77}, [wrong]))
     diff = nlu_compare.compare(
         nlu_compare.summarize(before, cv_passed=["办身份证", "你好"]),
         nlu_compare.summarize(after, cv_passed=["我说完了", "你好"]),
@@ -224,9 +225,16 @@ def test_cross_validation_sentences_newly_failing_and_passing():
     assert [(s.text, s.source) for s in diff.newly_passing] == [("我说完了", "cv")]
     greet = next(c for c in diff.intents if c.key == "cv:greet")
     assert greet.direction == 1
+    inform = next(c for c in diff.intents if c.key == "cv:inform")
+    assert inform.direction == 0  # 3 points is CV noise
     text = "\n".join(nlu_compare.markdown(diff, LABELS))
-    assert "| greet（打招呼） | 交叉验证 F1 | 90.0% | 95.0% | ↑ +5.0 个百分点 |" in text
+    assert "| greet（打招呼） | 交叉验证 F1 | 90.0% | 97.0% | ↑ +7.0 个百分点 |" in text
+    assert "inform（回答问题） | 交叉验证" not in text
     assert "| 办身份证 | 交叉验证 |" in text
+    assert "交叉验证：1 句。交叉验证每次分组都是随机的" in text
+    assert "  交叉验证（分组是随机的，单句会有波动）：新认错 1 句，新认对 1 句" in (
+        nlu_compare.terminal(diff)
+    )
 
 
 def test_cv_is_not_compared_when_one_run_skipped_it():

@@ -106,7 +106,8 @@ def _leaks(text: str, names: list[str]) -> list[str]:
     found += [n for n in CITIZENS_NUMBERS if n in text]
     found += PHONE_IN_TEXT.findall(text)
     found += [p for p in DEMO_PHONES if p in text]
-    found += [n for n in names if n in text]
+    # Names also as JSON escapes (\\u5f20...), the way Rasa logs events.
+    found += [n for n in names if n in text or n.encode("unicode_escape").decode() in text]
     return found
 
 
