@@ -45,6 +45,9 @@ reload: setup ## Put the newest trained model into the running assistant, no res
 model: ## Download the Mandarin Vosk model (needs internet; checks its sha256)
 	@bash scripts/get_model.sh
 
+bench: setup train ## Measure latency, throughput, memory, training time and the NLU baseline (reports/bench/, ~40 min)
+	@$(PY) -m bench.run
+
 bench-voice: setup ## Measure speech recognition, synthesis and voice latency (reports/bench/voice.md)
 	@$(PY) -m bench.voice
 

@@ -459,6 +459,28 @@ def step_table(levels: Sequence[LevelResult]) -> list[str]:
     return table(["step", *(f"{lv.users} users p50 / p95" for lv in levels)], rows)
 
 
+def area_rows(spots: hotspots.Hotspots, *, smallest: float = 0.005) -> list[list[object]]:
+    """One row per area holding at least ``smallest`` of the samples, then the rest."""
+    total, busy = spots.total or math.nan, spots.busy or math.nan
+    rows: list[list[object]] = []
+    rest, rest_seconds = 0, 0.0
+    for name, seconds in spots.areas:
+        if seconds / total < smallest:
+            rest, rest_seconds = rest + 1, rest_seconds + seconds
+            continue
+        share_of_busy = "" if name == hotspots.IDLE else f"{seconds / busy:.1%}"
+        rows.append([name, f"{seconds / total:.1%}", share_of_busy])
+    if rest:
+        rows.append(
+            [
+                f"{rest} smaller areas, each under {smallest:.1%}",
+                f"{rest_seconds / total:.1%}",
+                f"{rest_seconds / busy:.1%}",
+            ]
+        )
+    return rows
+
+
 def where_section(where: WhereResult) -> list[str]:
     spots = where.hotspots
     total = spots.total or math.nan
@@ -484,17 +506,7 @@ def where_section(where: WhereResult) -> list[str]:
         "",
         "By area (each sample counted once, for the innermost part of Rasa it was in):",
         "",
-        *table(
-            ["area", "share of all samples", "share of busy time"],
-            [
-                [
-                    name,
-                    f"{seconds / total:.1%}",
-                    "" if name == hotspots.IDLE else f"{seconds / busy:.1%}",
-                ]
-                for name, seconds in spots.areas
-            ],
-        ),
+        *table(["area", "share of all samples", "share of busy time"], area_rows(spots)),
         "",
         f"Top {len(spots.functions)} functions of Rasa and of this project by time spent in "
         "them and what they call (wrappers that hold nearly every busy sample left out):",

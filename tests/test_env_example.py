@@ -8,6 +8,7 @@ from pydantic import BaseSettings
 
 from actions.settings import ActionSettings
 from exchange.core.config import Settings as ExchangeSettings
+from rasa_addons.channels import ChannelSettings
 from rasa_addons.tracker_store import TrackerStoreSettings
 from scripts import stack
 from tests.support.processes import ROOT
@@ -27,7 +28,8 @@ def test_every_setting_is_in_env_example():
     listed = set(LISTED.findall((ROOT / ".env.example").read_text(encoding="utf-8")))
     wanted = set(stack.DEFAULT_PORTS) | {"RASA_TOKEN", "TRACKER_DIALECT", "TRACKER_URL", "VAR_DIR"}
     wanted |= set(stack.PROD_DEFAULTS) | set(stack.REPLICA_PORTS)
-    for settings in (ExchangeSettings, ActionSettings, VoiceSettings, TrackerStoreSettings):
+    for settings in (ExchangeSettings, ActionSettings, VoiceSettings, TrackerStoreSettings,
+                     ChannelSettings):  # fmt: skip
         wanted |= env_names(settings)
     assert sorted(wanted - listed) == []
 

@@ -347,3 +347,16 @@ def test_index_lists_headlines_failures_and_older_reports(tmp_path, monkeypatch)
     assert "| [train.md](train.md) | full `rasa train` | 150 s | < 180 s | met |" in index
     assert "| [text.md](text.md) (not written) | text load and memory | failed:" in index
     assert "- [voice.md](voice.md): speech recognition" in index
+
+
+def test_small_areas_are_lumped_together():
+    spots = hotspots.Hotspots(
+        total=1.0,
+        areas=[("a", 0.6), (hotspots.IDLE, 0.2), ("b", 0.197), ("c", 0.002), ("d", 0.001)],
+        functions=[],
+        leaves=[],
+    )
+    rows = text.area_rows(spots)
+    assert rows[0] == ["a", "60.0%", "75.0%"]
+    assert rows[1] == [hotspots.IDLE, "20.0%", ""]
+    assert rows[-1] == ["2 smaller areas, each under 0.5%", "0.3%", "0.4%"]

@@ -72,7 +72,7 @@ class Service:
     def start(self) -> Service:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"{self.name}-{self.port}.log"
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab")  # a restarted service keeps its first log
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
             self.args,
