@@ -137,8 +137,9 @@ async def test_exchange_down_after_identity_offers_a_retry(fake_exchange):
 # The question: 1 hall, 2 mail
 
 
-async def test_two_is_mail_and_the_masked_address_is_read(fake_exchange):
-    events, dispatcher = await run_form(text="二", slots={**FILLED, "requested_slot": "card_delivery"})
+async def test_two_is_mail_and_the_masked_address_is_read():
+    slots = {**FILLED, "requested_slot": "card_delivery"}
+    events, dispatcher = await run_form(text="二", slots=slots)
     assert events == [
         SlotSet("card_delivery", "mail"),
         SlotSet("requested_slot", "confirmation"),
