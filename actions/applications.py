@@ -23,6 +23,7 @@ SERVICE_WORDS = {
     "pension_certification": "养老金认证",
     "medical_insurance_filing": "异地就医备案",
     "social_security_card": "社保卡",
+    "apply_senior_card": "老年人优待证",
 }
 _FORGOT = re.compile(r"不记得|忘了|不知道|记不住|没有编号|找不到|没带|查不到|记不清")
 

@@ -34,7 +34,7 @@ SERVICE_INTENTS = frozenset(
     {
         "renew_id_card", "transfer_social_insurance", "pension_certification",
         "medical_insurance_filing", "social_security_card", "query_pension_payment",
-        "check_application_status", "find_service_hall",
+        "check_application_status", "find_service_hall", "apply_senior_card",
     }
 )  # fmt: skip
 SERVICES_NEEDING_IDENTITY = SERVICE_INTENTS - {"find_service_hall", "check_application_status"}

@@ -35,7 +35,7 @@ SUMMARY_SLOTS = (
     "person_name", "id_number", "identity_verified", "from_province", "from_city", "to_province",
     "to_city", "destination_province", "destination_city", "filing_reason", "id_card_reason",
     "city", "appointment_date", "card_request_type", "application_number", "service",
-    "by_proxy", "proxy_name", "proxy_relation", "requested_slot",
+    "by_proxy", "proxy_name", "proxy_relation", "card_delivery", "requested_slot",
 )  # fmt: skip
 
 

@@ -257,6 +257,10 @@ class _Api:
     ) -> Any:
         return self._get(f"/v1/persons/{person_ref}/social-security-card", purpose)
 
+    def senior_card(self, person_ref: str, *, purpose: str = Purpose.SENIOR_CARD) -> Any:
+        """Age, eligibility, the mailing address down to the street, an open application."""
+        return self._get(f"/v1/persons/{person_ref}/senior-card", purpose)
+
     def applications(self, person_ref: str, *, purpose: str = Purpose.APPLICATION_STATUS) -> Any:
         """The person's applications (list of dicts), newest first."""
         return self._get(
@@ -321,6 +325,14 @@ class _Api:
     ) -> Any:  # fmt: skip
         body = {"person_ref": person_ref, "request_type": request_type}
         return self._post("/v1/social-security-cards/requests", purpose, body, idempotency_key)
+
+    def apply_senior_card(
+        self, person_ref: str, delivery: str, *, idempotency_key: str | None = None,
+        purpose: str = Purpose.SENIOR_CARD,
+    ) -> Any:  # fmt: skip
+        """``delivery``: hall (picked up) or mail (to the address on record)."""
+        body = {"person_ref": person_ref, "delivery": delivery}
+        return self._post("/v1/senior-cards/applications", purpose, body, idempotency_key)
 
     def book_id_card_appointment(
         self, person_ref: str, reason: str, outlet_id: str, date: dt.date | str, *,

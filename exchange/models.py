@@ -79,6 +79,7 @@ class Person(Base):
         cascade="all, delete-orphan",
     )
     card = relationship("SocialSecurityCard", uselist=False, cascade="all, delete-orphan")
+    mailing_address = relationship("MailingAddress", uselist=False, cascade="all, delete-orphan")
 
 
 class ContributionPeriod(Base):
@@ -113,6 +114,17 @@ class SocialSecurityCard(Base):
     card_no = Column(String(20), nullable=False, unique=True)
     status = Column(String(20), nullable=False)  # active | lost | replacing
     issued_on = Column(Date, nullable=False)
+
+
+class MailingAddress(Base):
+    """Where cards are mailed (the senior card). A table of its own, not a column of
+    persons: create_all adds a missing table to an existing database, but never a column."""
+
+    __tablename__ = "mailing_addresses"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("persons.id"), nullable=False, unique=True)
+    address = Column(String(200), nullable=False)
 
 
 class Outlet(Base):

@@ -63,6 +63,11 @@ class CardRequestType(str, Enum):
     REPLACE = "replace"
 
 
+class CardDelivery(str, Enum):
+    HALL = "hall"  # picked up at a service hall
+    MAIL = "mail"  # mailed to the address on record
+
+
 class AppointmentReason(str, Enum):
     EXPIRED = "expired"
     LOST = "lost"
@@ -169,6 +174,11 @@ class CardRequestCreate(RequestBody):
     request_type: CardRequestType
 
 
+class SeniorCardCreate(RequestBody):
+    person_ref: PersonRef
+    delivery: CardDelivery
+
+
 class AppointmentCreate(RequestBody):
     person_ref: PersonRef
     reason: AppointmentReason
@@ -249,6 +259,18 @@ class CardOut(BaseModel):
     status: str | None
     status_text: str
     issued_on: str | None
+
+
+class SeniorCardOut(BaseModel):
+    person_ref: str
+    age: int
+    min_age: int
+    eligible: bool
+    address_on_record: bool
+    # Down to the street only: the house number never leaves the exchange.
+    address_masked: str | None
+    pending_application_no: str | None
+    pending_status_text: str | None
 
 
 class HandoverChannel(str, Enum):

@@ -27,6 +27,7 @@ from exchange.core.security import Caller
 from exchange.models import (
     Application,
     ContributionPeriod,
+    MailingAddress,
     Outlet,
     PensionPayment,
     Person,
@@ -191,6 +192,16 @@ def _person_details(
             session.add(
                 PensionPayment(person_id=person.id, month=month, amount_fen=fen, paid_on=paid_on)
             )
+
+    address = record.get("address")
+    if address:
+        if not isinstance(address, str) or len(address.strip()) > 200:
+            raise SeedError(f"{where}.address must be one line of at most 200 characters")
+        if person.mailing_address is None:
+            person.mailing_address = MailingAddress(address=address.strip())
+        person.mailing_address.address = address.strip()
+    else:
+        person.mailing_address = None  # removed from the file: removed from the register
 
     card = record.get("social_security_card")
     if card:

@@ -57,7 +57,7 @@ SERVICES = frozenset(
     {
         "renew_id_card", "transfer_social_insurance", "pension_certification",
         "medical_insurance_filing", "social_security_card", "query_pension_payment",
-        "check_application_status", "find_service_hall", "request_human",
+        "check_application_status", "find_service_hall", "request_human", "apply_senior_card",
     }
 )  # fmt: skip
 TARGET_ENTITIES = ("province", "city", "id_number")

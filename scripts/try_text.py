@@ -29,6 +29,7 @@ INTENT_LABELS = {
     "query_pension_payment": "养老金发放查询",
     "check_application_status": "办理进度查询",
     "find_service_hall": "找办事大厅",
+    "apply_senior_card": "老年人优待证申领",
     "request_human": "转人工",
     "greet": "打招呼",
     "goodbye": "再见",

@@ -13,6 +13,7 @@ const SERVICES = {
   social_security_card: "社保卡挂失补办",
   query_pension_payment: "养老金发放查询",
   check_application_status: "办理进度查询",
+  apply_senior_card: "老年人优待证申领",
 };
 
 const SLOTS = {
@@ -31,6 +32,7 @@ const SLOTS = {
   id_card_reason: "换证原因",
   appointment_date: "预约日期",
   card_request_type: "社保卡业务",
+  card_delivery: "优待证领取方式",
   application_number: "受理编号",
   service: "事项",
   by_proxy: "代办",

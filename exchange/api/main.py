@@ -12,6 +12,7 @@ from exchange.api.routes import (
     medical_insurance,
     outlets,
     pensions,
+    senior_cards,
     social_insurance,
     social_security_cards,
 )
@@ -23,6 +24,7 @@ for module in (
     pensions,
     medical_insurance,
     social_security_cards,
+    senior_cards,
     id_cards,
     outlets,
     applications,

@@ -20,6 +20,7 @@ class ServiceCode(str, Enum):
     QUERY_PENSION_PAYMENT = "query_pension_payment"
     CHECK_APPLICATION_STATUS = "check_application_status"
     FIND_SERVICE_HALL = "find_service_hall"
+    APPLY_SENIOR_CARD = "apply_senior_card"
 
 
 class Purpose(str, Enum):
@@ -36,6 +37,7 @@ class Purpose(str, Enum):
     SERVICE_HALL_LOOKUP = "service_hall_lookup"
     ACCESS_LOG_REVIEW = "access_log_review"
     HANDOVER = "handover"
+    SENIOR_CARD = "senior_card"
 
 
 # Shown to citizens in their access log ("why was my data read").
@@ -51,6 +53,7 @@ PURPOSE_WORDS: dict[str, str] = {
     Purpose.SERVICE_HALL_LOOKUP: "查找办事大厅",
     Purpose.ACCESS_LOG_REVIEW: "查看数据使用记录",
     Purpose.HANDOVER: "转给人工客服",
+    Purpose.SENIOR_CARD: "办理老年人优待证",
 }
 
 # Application numbers are read aloud: two letters people recognise plus 8 digits.
@@ -60,6 +63,7 @@ APPLICATION_PREFIXES: dict[ServiceCode, str] = {
     ServiceCode.MEDICAL_INSURANCE_FILING: "YB",
     ServiceCode.SOCIAL_SECURITY_CARD: "SK",
     ServiceCode.RENEW_ID_CARD: "SF",
+    ServiceCode.APPLY_SENIOR_CARD: "YD",  # 优待
 }
 
 

@@ -42,9 +42,9 @@ def draw_number(prefix: str) -> str:
 def active_key(service: str, person_id: int, details: dict, status: str) -> str | None:
     """What makes a second application "the same thing" while this one blocks it.
 
-    Open transfers, card issues and ID card appointments block duplicates until done;
-    a medical filing for a destination stays in force; one pension certification a
-    day is enough.
+    Open transfers, card issues, ID card appointments and senior card applications
+    block duplicates until done; a medical filing for a destination stays in force;
+    one pension certification a day is enough.
     """
     d = details
     if service == ServiceCode.MEDICAL_INSURANCE_FILING:
@@ -60,6 +60,8 @@ def active_key(service: str, person_id: int, details: dict, status: str) -> str 
         return f"SK:{person_id}:issue" if d.get("request_type") != "report_loss" else None
     if service == ServiceCode.RENEW_ID_CARD:
         return f"SF:{person_id}"
+    if service == ServiceCode.APPLY_SENIOR_CARD:
+        return f"YD:{person_id}"
     return None
 
 
@@ -84,7 +86,7 @@ def view(application: Application) -> dict:
     }
 
 
-def _file(
+def file_application(
     session: Session,
     *,
     caller: Caller,
@@ -96,6 +98,8 @@ def _file(
     next_step: str,
     details: dict,
 ) -> Outcome:
+    """Add one application (duplicate check, number, audit entry); every service's write
+    ends here. The caller has checked the request against the person's records."""
     key = active_key(service, person.id, details, status)
     if key is not None:
         existing = session.execute(
@@ -163,7 +167,7 @@ def create_transfer(
         raise invalid("from_city", f"the person is insured in {person.insured_city}")
     if (to_province, to_city) == (from_province, from_city):
         raise invalid("to_city", "the destination is where the person is already insured")
-    return _file(
+    return file_application(
         session,
         caller=caller,
         now=now,
@@ -198,7 +202,7 @@ def certify_pension(
     persons.require_pension(person)
     today = beijing_date(now)
     due = persons.one_year_after(today)
-    outcome = _file(
+    outcome = file_application(
         session,
         caller=caller,
         now=now,
@@ -238,7 +242,7 @@ def file_medical_insurance(
     # Temporary trips are filed on the spot; moving for good needs a check by staff.
     immediate = reason == "temporary"
     today = beijing_date(now)
-    return _file(
+    return file_application(
         session,
         caller=caller,
         now=now,
@@ -293,7 +297,7 @@ def request_card(
         next_step = "办卡申请已提交。新卡大约10个工作日做好，做好后会发短信通知您领取。"
     if request_type == "replace":
         card.status = "replacing"  # rolled back with everything else if this is a duplicate
-    return _file(
+    return file_application(
         session,
         caller=caller,
         now=now,
@@ -329,7 +333,7 @@ def book_id_card_appointment(
         raise invalid("date", f"must be within {APPOINTMENT_HORIZON_DAYS} days from today")
     if date.weekday() >= 5:
         raise invalid("date", "must be a working day (Monday to Friday)")
-    return _file(
+    return file_application(
         session,
         caller=caller,
         now=now,

@@ -40,6 +40,8 @@ ACTION_WORDS = {
     "medical_filing.create": "提交了您的异地就医备案",
     "social_security_card.read": "查看了您的社保卡状态",
     "social_security_card_request.create": "办理了您的社保卡业务",
+    "senior_card.read": "查看了您办优待证要用的年龄和地址",
+    "senior_card_application.create": "提交了您的老年人优待证申请",
     "id_card.read": "查看了您的身份证有效期",
     "id_card_appointment.create": "为您预约了身份证换领",
     "application.read": "查看了您的办理进度",

@@ -37,7 +37,7 @@ def test_serve_creates_the_database_and_seed_if_empty_fills_it_once(tmp_path: Pa
         assert httpx.get(f"{service.url}/health").json() == {"status": "ok"}
         first = exchange_cli("seed", str(DEMO_FILE), "--if-empty", database_url=url)
         assert first.returncode == 0, first.stderr
-        assert first.stdout.strip() == "seeded 6 citizens and 28 service halls"
+        assert first.stdout.strip() == "seeded 7 citizens and 28 service halls"
         again = exchange_cli("seed", str(DEMO_FILE), "--if-empty", database_url=url)
         assert "nothing to do" in again.stdout
         # The running server sees the seeded register.
@@ -81,7 +81,7 @@ def test_seeding_again_updates_in_place_and_keeps_person_refs(database):
     data["citizens"][0]["phone"] = "13900139001"
     with database() as session:
         report = seed(session, data, now=START + dt.timedelta(days=1))
-        assert report.citizens == 6
+        assert report.citizens == 7
         assert dict(session.execute(select(Person.name, Person.person_ref)).all()) == refs
         person = session.execute(select(Person).where(Person.name == "张桂芳")).scalar_one()
         assert person.phone == "13900139001"

@@ -86,6 +86,22 @@ async def test_every_write_method(exchange: AsyncExchangeClient):
     assert past.value.field == "date"
 
 
+async def test_senior_card(exchange: AsyncExchangeClient):
+    ref = await verified(exchange, "张桂芳")
+    card = await exchange.senior_card(ref)
+    assert card["eligible"] is True and card["address_masked"] == "北京市东城区和平里东街****"
+    key = idempotency_key("apply_senior_card", "conversation-7", ref)
+    first = await exchange.apply_senior_card(ref, "mail", idempotency_key=key)
+    assert await exchange.apply_senior_card(ref, "mail", idempotency_key=key) == first
+    assert first["application_no"].startswith("YD")
+    assert (await exchange.senior_card(ref))["pending_application_no"] == first["application_no"]
+    younger = await verified(exchange, "孙志强")
+    assert (await exchange.senior_card(younger))["eligible"] is False
+    with pytest.raises(Rejected) as refused:
+        await exchange.apply_senior_card(younger, "hall")
+    assert refused.value.status == 409
+
+
 async def test_typed_errors(exchange: AsyncExchangeClient):
     ref = await verified(exchange, "王秀英")
     with pytest.raises(NotFound):

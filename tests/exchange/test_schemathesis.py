@@ -34,6 +34,7 @@ PURPOSES = {
     "social-security-card": "social_security_card",
     "id-card": "id_card_renewal",
     "/v1/outlets": "service_hall_lookup",
+    "senior-card": "senior_card",  # before "applications": /v1/senior-cards/applications
     "applications": "application_status",
     "/access-log": "access_log_review",
 }

@@ -16,7 +16,7 @@ NLU = ROOT / "data" / "nlu"
 SERVICES = [
     "renew_id_card", "transfer_social_insurance", "pension_certification",
     "medical_insurance_filing", "social_security_card", "query_pension_payment",
-    "check_application_status", "find_service_hall", "request_human",
+    "check_application_status", "find_service_hall", "apply_senior_card", "request_human",
 ]  # fmt: skip
 CONVERSATION = [
     "greet", "goodbye", "thank", "affirm", "deny", "cancel", "repeat", "slow_down",
