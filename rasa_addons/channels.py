@@ -48,6 +48,8 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic
 
+from rasa_addons import speedups
+
 logger = logging.getLogger(__name__)
 
 APOLOGY = "对不起，系统出了点问题，刚才的话没记下。请过一会儿再说一遍，或者打{hotline}。"
@@ -78,6 +80,7 @@ class RestInput(rest.RestInput):
     def __init__(self) -> None:
         self.settings = ChannelSettings()
         self._app: Sanic | None = None
+        speedups.install()  # the channel is Rasa's first hook into our code
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(self._guarded(on_new_message))

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 DEV_TRACKER_SECRET = "dev-only-tracker-secret-change-me"  # noqa: S105 - documented dev default
 # Slots whose values are sealed in the database.
 SEALED_SLOTS = frozenset(
-    {"person_name", "id_number", "phone_last4", "id_number_head", "proxy_name"}
+    {"person_name", "id_number", "phone_last4", "id_number_head", "proxy_name", "mail_address"}
 )
 # Entities whose values are masked in stored NLU results.
 MASKED_ENTITIES = frozenset({"id_number", "phone_last4", "person_name"})
