@@ -6,10 +6,10 @@ conversation, checked in Rasa's tracker) is in test_access.py and test_e2e_stack
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
 
+import httpx
 import pytest
 
 from voice import conversations
@@ -98,21 +98,11 @@ async def test_the_pipeline_refuses_a_client_sender_before_rasa_sees_it() -> Non
 async def test_rasa_reads_the_tracker_of_exactly_that_conversation() -> None:
     """Rasa's Sanic does not percent-decode path parameters: the id must arrive as it is.
 
-    The route is declared as rasa/server.py declares it, on the Sanic Rasa ships with.
+    The route is declared as rasa/server.py declares it, on the Sanic Rasa ships with
+    (tests/voice/tracker_echo.py, in its own process).
     """
-    from sanic import Sanic, response
-
-    from tests.support.processes import free_port
+    from tests.support.processes import PYTHON, Service, free_port
     from voice.rasa_client import RasaClient
-
-    asked: list[str] = []
-    app = Sanic(f"tracker_{uuid.uuid4().hex[:8]}")
-
-    @app.get("/conversations/<conversation_id:path>/tracker")
-    async def tracker(request, conversation_id: str):  # Sanic passes the id undecoded
-        asked.append(conversation_id)
-        slots = {"requested_slot": "id_number"} if conversation_id == ids[0] else {}
-        return response.json({"sender_id": conversation_id, "slots": slots})
 
     ids = [
         conversations.kiosk("robot-17", "visit-0042@hall.2"),
@@ -120,20 +110,14 @@ async def test_rasa_reads_the_tracker_of_exactly_that_conversation() -> None:
         conversations.phone(uuid.uuid4()),
     ]
     port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
-    client = RasaClient(f"http://127.0.0.1:{port}")
-    try:
-        states = [await client.tracker(conversation_id) for conversation_id in ids]
-    finally:
-        await client.close()
-        server.close()
-        await server.wait_closed()
-        for connection in list(server.connections):  # as Sanic's own shutdown does
-            connection.close_if_idle()
-        for _ in range(100):
-            if not server.connections:
-                break
-            await asyncio.sleep(0.02)
+    echo = Service("tracker-echo", [PYTHON, "-m", "tests.voice.tracker_echo", str(port), ids[0]],
+                   port, startup_timeout=60)  # fmt: skip
+    with echo:
+        client = RasaClient(echo.url)
+        try:
+            states = [await client.tracker(conversation_id) for conversation_id in ids]
+        finally:
+            await client.close()
+        asked = httpx.get(f"{echo.url}/_asked", timeout=10).json()
     assert asked == ids
     assert [s.requested_slot for s in states] == ["id_number", None, None]
