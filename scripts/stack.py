@@ -12,6 +12,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+# The voice gateway refuses its development token in production, so it owns the value.
+from voice.settings import DEV_RASA_TOKEN
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_PORTS = {
@@ -21,9 +24,6 @@ DEFAULT_PORTS = {
     "GATEWAY_PORT": 8080,
     "PHONE_PORT": 9092,
 }
-
-# Local development only: production refuses these (ENV=production).
-DEV_RASA_TOKEN = "dev-only-rasa-token-change-me"  # noqa: S105
 
 
 def environment(
@@ -56,6 +56,8 @@ def environment(
         "TRACKER_DIALECT": "sqlite",
         "TRACKER_URL": f"sqlite:///{var}/tracker.db",
         "GATEWAY_URL": f"http://127.0.0.1:{env['GATEWAY_PORT']}",
+        # One voice process for kiosks, widget and phones: one speech model in memory.
+        "VOICE_PHONE_IN_GATEWAY": "true",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -54,7 +54,9 @@ def test_run_starts_the_whole_stack_and_ctrl_c_stops_it(tmp_path, trained_model)
         reply = httpx.post(f"{rasa}/webhooks/rest/webhook",
                            json={"sender": "make-run", "message": "你好"}, timeout=60)  # fmt: skip
         assert reply.status_code == 200 and reply.json(), reply.text
+        # The gateway answers the phone line itself: one speech model in memory.
         assert port_open(ports["PHONE_PORT"])
+        assert httpx.get(f"{gateway}/health", timeout=5).json()["phone_line"] is True
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:

@@ -1,5 +1,8 @@
 """The voice gateway: kiosk WebSocket, the widget's HTTP API, and the web widget itself.
 
+With ``VOICE_PHONE_IN_GATEWAY=true`` it also answers the phone line (voice/phone.py)
+on PHONE_HOST:PHONE_PORT, from the same pipeline.
+
 ``create_app`` builds the FastAPI app; the shared ``Pipeline`` (Vosk model,
 Rasa client, TTS workers) is created in the lifespan, so importing this module
 loads nothing. ``app.state.access`` holds the kiosk device list and the rate
@@ -20,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from voice import agent, chat, kiosk, problems, rasa_client
 from voice.access import Access
+from voice.phone import PhoneServer
 from voice.pipeline import Pipeline
 from voice.settings import GATEWAY, VoiceSettings, load_settings, refuse_development_defaults
 
@@ -32,11 +36,16 @@ def create_app(settings: VoiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pipeline = await Pipeline.create(settings)
+        app.state.pipeline = pipeline = await Pipeline.create(settings)
+        app.state.phone = PhoneServer(pipeline, settings) if settings.phone_in_gateway else None
         try:
+            if app.state.phone is not None:
+                await app.state.phone.start()
             yield
         finally:
-            await app.state.pipeline.close()
+            if app.state.phone is not None:
+                await app.state.phone.close()
+            await pipeline.close()
 
     app = FastAPI(title="Voice gateway", version="1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -56,6 +65,7 @@ def create_app(settings: VoiceSettings | None = None) -> FastAPI:
             "asr_language": pipeline.asr.language if pipeline.asr else None,
             "asr_error": pipeline.asr_error,
             "tts_voice": pipeline.tts.voice_id,
+            "phone_line": request.app.state.phone is not None,
         }
 
     # Last, so API routes win: the widget and agent view (built in web/).

@@ -1,4 +1,8 @@
-"""Phone lines: an Asterisk AudioSocket server (``python -m voice.phone``).
+"""Phone lines: an Asterisk AudioSocket server.
+
+It runs inside the gateway (``VOICE_PHONE_IN_GATEWAY=true``, what `make run`
+does: one speech model in memory for kiosks and phones) or as a process of its
+own (``python -m voice.phone``).
 
 Asterisk connects once per call and sends the call's UUID (the conversation is
 ``phone:<uuid>``, voice/conversations.py)
@@ -183,51 +187,76 @@ def _refuse(writer: asyncio.StreamWriter, address: str) -> None:
         writer.close()
 
 
-async def serve(
-    settings: VoiceSettings | None = None, *, ready: asyncio.Event | None = None
-) -> None:
-    settings = settings or VoiceSettings()
-    refuse_development_defaults(settings, PHONE)
-    networks = [ipaddress.ip_network(n) for n in settings.phone_allowed]
-    pipeline = await Pipeline.create(settings)
-    calls: set[asyncio.Task] = set()
+class PhoneServer:
+    """The AudioSocket listener on a pipeline it does not own.
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ``python -m voice.phone`` runs it alone; with ``VOICE_PHONE_IN_GATEWAY`` the
+    gateway runs it beside the kiosks and the widget, so one process holds one
+    copy of the speech model (about 600 MiB) for every transport.
+    """
+
+    def __init__(self, pipeline: Pipeline, settings: VoiceSettings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.networks = [ipaddress.ip_network(n) for n in settings.phone_allowed]
+        self.calls: set[asyncio.Task] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self.server = await asyncio.start_server(self._handle, s.phone_host, s.phone_port)
+        logger.info(
+            "AudioSocket server listening on %s:%s, for %s",
+            s.phone_host,
+            s.phone_port,
+            ", ".join(s.phone_allowed) or "nobody (VOICE_PHONE_ALLOWED is empty)",
+        )
+
+    async def close(self) -> None:
+        """Stop listening and hang up every call still open."""
+        if self.server is not None:
+            self.server.close()
+        for task in list(self.calls):
+            task.cancel()
+        await asyncio.gather(*self.calls, return_exceptions=True)
+        if self.server is not None:
+            await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        if not allowed(address, networks):
+        if not allowed(address, self.networks):
             _refuse(writer, address)
             return
         task = asyncio.current_task()
         assert task is not None
-        calls.add(task)
+        self.calls.add(task)
         try:
-            await PhoneCall(pipeline, reader, writer).run()
+            await PhoneCall(self.pipeline, reader, writer).run()
         finally:
-            calls.discard(task)
+            self.calls.discard(task)
 
-    server = await asyncio.start_server(handle, settings.phone_host, settings.phone_port)
+
+async def serve(
+    settings: VoiceSettings | None = None, *, ready: asyncio.Event | None = None
+) -> None:
+    """The phone line as a process of its own, until SIGTERM or SIGINT."""
+    settings = settings or VoiceSettings()
+    refuse_development_defaults(settings, PHONE)
+    pipeline = await Pipeline.create(settings)
+    phone = PhoneServer(pipeline, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    logger.info(
-        "AudioSocket server listening on %s:%s, for %s",
-        settings.phone_host,
-        settings.phone_port,
-        ", ".join(settings.phone_allowed) or "nobody (VOICE_PHONE_ALLOWED is empty)",
-    )
-    if ready is not None:
-        ready.set()
     try:
-        async with server:
-            await stop.wait()
+        await phone.start()
+        if ready is not None:
+            ready.set()
+        await stop.wait()
     finally:
-        server.close()
-        for task in list(calls):
-            task.cancel()
-        await asyncio.gather(*calls, return_exceptions=True)
+        await phone.close()
         await pipeline.close()
 
 

@@ -27,7 +27,7 @@ from voice.devices import parse_devices, read_device_file, uses_dev_token
 ROOT = Path(__file__).resolve().parent.parent
 # Local development only; ENV=production refuses them.
 DEV_AGENT_PASSWORD = "dev-only-agent-password-change-me"  # noqa: S105 - documented dev default
-# The same value scripts/stack.py gives a development stack.
+# scripts/stack.py gives it to a development stack.
 DEV_RASA_TOKEN = "dev-only-rasa-token-change-me"  # noqa: S105 - documented dev default
 Environment = Literal["development", "test", "production"]
 
@@ -58,6 +58,10 @@ class VoiceSettings(BaseSettings):
     # Who may connect to the AudioSocket server (the Asterisk hosts): addresses or
     # networks, as JSON or separated by commas. Anyone else is closed at once.
     phone_allowed: list[str] = ["127.0.0.1", "::1"]
+    # The gateway answers the phone line too (`make run` turns this on): kiosks,
+    # widget and phones then share one speech model in memory instead of two.
+    # Off, the phone line is its own process (`python -m voice.phone`).
+    phone_in_gateway: bool = False
 
     # --- who may use the gateway ---------------------------------------------------
     # Kiosk robots: a YAML/JSON file of device id -> token (or "sha256:<hex>"),

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from bench.voice_corpus import MANDARIN_SET, cer
-from tests.support.processes import Service
-from tests.voice.conftest import FAST_TIMERS, PHONE_TIMERS, gateway_service, phone_service, ws_url
+from tests.support.processes import Service, free_port
+from tests.voice.conftest import FAST_TIMERS, PHONE_TIMERS, gateway_service, ws_url
 from tests.voice.test_phone import wait_for_audio
 from voice import audio, conversations
 from voice.devices import DEV_KIOSK_DEVICE
@@ -51,11 +51,14 @@ def stack_gateway(
 def stack_phone(
     korean_model: Path, stack_env: dict[str, str], rasa_server: Service
 ) -> Iterator[Service]:
-    service = phone_service(
-        "phone-stack",
+    """A gateway that answers the phone line too, as `make run` starts it."""
+    service = gateway_service(
+        "gateway-phone-stack",
         model=korean_model,
         rasa_url=stack_env["RASA_URL"],
         token=stack_env["RASA_TOKEN"],
+        VOICE_PHONE_IN_GATEWAY="true",
+        PHONE_PORT=str(free_port()),
         **PHONE_TIMERS,
     )
     with service:
@@ -220,9 +223,12 @@ async def test_two_phone_calls_at_once(
         speech("연금은 언제 나와요", sample_rate=8000),
     ]
 
+    assert httpx.get(f"{stack_phone.url}/health", timeout=5).json()["phone_line"] is True
+    phone_port = int(stack_phone.env["PHONE_PORT"])
+
     async def call(clip: bytes) -> PhoneCaller:
         loop = asyncio.get_running_loop()
-        async with PhoneCaller("127.0.0.1", stack_phone.port) as caller:
+        async with PhoneCaller("127.0.0.1", phone_port) as caller:
             await wait_for_audio(caller, after=loop.time() - 1, timeout=40)  # the greeting
             asked = await caller.play(clip + audio.silence(1.2, 8000))
             await wait_for_audio(caller, after=asked, timeout=40)

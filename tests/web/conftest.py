@@ -107,6 +107,9 @@ def microphone_wav(tmp_path_factory: pytest.TempPathFactory, speech_setup: dict)
 
 
 def _gateway(name: str, port: int, env: dict[str, str]) -> Service:
+    # Each gateway answers its own phone line (VOICE_PHONE_IN_GATEWAY in the stack
+    # environment): two gateways on the stack's one PHONE_PORT would not both start.
+    env = {**env, "PHONE_PORT": str(free_port())}
     return Service(name, [PYTHON, "-m", "voice.gateway"], port, env=env, startup_timeout=120)
 
 
