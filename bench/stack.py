@@ -2,7 +2,8 @@
 
 * ``default_stack``: what `make run` starts (Procfile): the exchange (SQLite,
   seeded with the demo citizens), the action server and one Rasa server, plus,
-  with ``voice=True``, the gateway (with a Vosk model loaded) and the phone line.
+  with ``voice=True``, the gateway (with a Vosk model loaded), which answers the
+  phone line too (VOICE_PHONE_IN_GATEWAY, as in `make run`).
   Each process is a ``tests.support.processes.Service``, so its pid is known and
   its output is kept in var/test-logs/ for post-mortems.
 * ``prod_stack``: the production profile as `make run-prod` starts it
@@ -20,19 +21,18 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 from scripts import stack
-from tests.support.processes import PYTHON, ROOT, Service, free_port, port_open
+from tests.support import prodstack
+from tests.support.processes import PYTHON, ROOT, Service, free_port
 
-RASA = str(Path(PYTHON).with_name("rasa"))
 DEMO_DATA = ROOT / "data" / "demo" / "citizens.yml"
 
 
@@ -50,13 +50,9 @@ class Stack:
 
 def rasa_args(env: dict[str, str], *, port: int | None = None) -> list[str]:
     """`rasa run` as the Procfile says it, on ``port`` (default RASA_PORT)."""
-    return [
-        "run", "--model", env["RASA_MODEL"], "--enable-api",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1",
-        "--port", str(port or env["RASA_PORT"]),
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-        "--credentials", str(ROOT / "bot" / "credentials.yml"),
-    ]  # fmt: skip
+    return prodstack.rasa_run_args(
+        model=env["RASA_MODEL"], token=env["RASA_TOKEN"], port=port or env["RASA_PORT"]
+    )
 
 
 def voice_model() -> tuple[Path | None, str]:
@@ -122,12 +118,8 @@ def default_stack(work: Path, *, voice: bool = False) -> Iterator[Stack]:
             "bench-gateway", [PYTHON, "-m", "voice.gateway"], int(env["GATEWAY_PORT"]),
             env=voice_env, startup_timeout=180,
         )  # fmt: skip
-        services["phone"] = Service(
-            "bench-phone", [PYTHON, "-m", "voice.phone"], int(env["PHONE_PORT"]),
-            env=voice_env, health_path=None, startup_timeout=180,
-        )  # fmt: skip
         env["BENCH_VOICE_MODEL"] = model_name
-        description += ", gateway and phone line"
+        description += ", gateway (answering the phone line too)"
     with ExitStack() as running:
         for service in services.values():
             running.enter_context(service)
@@ -155,113 +147,48 @@ def postgres_url() -> str:
     return os.environ.get("BENCH_POSTGRES_URL") or stack.PROD_DATABASE_URL
 
 
-def prod_unavailable() -> str | None:
-    """Why the production profile cannot be started here, or None when it can."""
-    import psycopg2
-    import redis
-
-    if not (ROOT / "scripts" / "prod.py").exists():
-        return "scripts/prod.py does not exist yet"
-    try:
-        psycopg2.connect(postgres_url(), connect_timeout=3).close()
-    except psycopg2.Error as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"PostgreSQL at {postgres_url().rsplit('@', 1)[-1]} is not usable ({first})"
-    env = stack.production_environment({})
-    client = redis.Redis(
+def _redis(env: dict[str, str]) -> redis.Redis:
+    return redis.Redis(
         host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(env["REDIS_DB"]),
         socket_timeout=3, socket_connect_timeout=3,
     )  # fmt: skip
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        return f"Redis at {env['REDIS_HOST']}:{env['REDIS_PORT']} is not usable ({error})"
-    finally:
-        client.close()
+
+
+def prod_unavailable() -> str | None:
+    """Why the production profile cannot be started here, or None when it can."""
+    if not (ROOT / "scripts" / "prod.py").exists():
+        return "scripts/prod.py does not exist yet"
+    problem = prodstack.postgres_problem(postgres_url())
+    if problem:
+        return f"PostgreSQL at {postgres_url().rsplit('@', 1)[-1]} is not usable ({problem})"
+    env = stack.production_environment({})
+    with _redis(env) as client:
+        problem = prodstack.redis_problem(client)
+    if problem:
+        return f"Redis at {env['REDIS_HOST']}:{env['REDIS_PORT']} is not usable ({problem})"
     return None
-
-
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports (replicas take neighbouring ports)."""
-    for _ in range(100):
-        first = free_port()
-        if first + count < 65536 and not any(port_open(first + i) for i in range(count)):
-            return first
-    raise RuntimeError("no run of free ports found")
-
-
-def _wait_for_backends(url: str, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if len(httpx.get(f"{url}/_proxy/health", timeout=2).json()["up"]) >= count:
-                return
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"the proxy at {url} never saw {count} healthy backends")
-
-
-def _clean_up(url: str, schemas: list[str], env: dict[str, str]) -> None:
-    import psycopg2
-    import redis
-
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for schema in schemas:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        connection.close()
-    client = redis.Redis(
-        host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(env["REDIS_DB"])
-    )
-    try:
-        for key in client.scan_iter(match=f"{env['LOCK_KEY_PREFIX']}*"):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 @contextmanager
 def prod_stack(work: Path) -> Iterator[Stack]:
     """`python -m scripts.prod` (as `make run-prod`) on free ports, in its own schemas."""
-    run = uuid.uuid4().hex[:8]
+    names = prodstack.RunNames("bench")
     url = postgres_url()
-    ports: dict[str, int] = {name: free_port() for name in stack.DEFAULT_PORTS}
-    ports["RASA_REPLICA_PORT"] = _free_run(2)
-    ports["ACTIONS_REPLICA_PORT"] = _free_run(2)
-    base = {
-        "TRACKER_URL": url,
-        "EXCHANGE_DATABASE_URL": url,
-        "TRACKER_SCHEMA": f"bench_{run}_tracker",
-        "EXCHANGE_DB_SCHEMA": f"bench_{run}_exchange",
-        "LOCK_KEY_PREFIX": f"bench{run}",
-    }
-    env = stack.production_environment(base, ports=ports, var_dir=work)
+    env = prodstack.prod_environment(names, pg_url=url, var_dir=work)
     env["RASA_MODEL"] = str(model_file())
     model, model_name = voice_model()
     if model:
         env["VOSK_MODEL_PATH"] = str(model)
-    service = Service(
-        "bench-run-prod", [PYTHON, "-m", "scripts.prod"], int(env["RASA_PORT"]), env=env,
-        health_path="/_proxy/health", startup_timeout=600,
-    )  # fmt: skip
-    replicas = int(env["RASA_REPLICAS"])
     try:
-        with service:
-            _wait_for_backends(env["RASA_URL"], replicas, timeout=600)
-            _wait_for_backends(
-                f"http://127.0.0.1:{env['ACTIONS_PORT']}", int(env["ACTIONS_REPLICAS"]), 180
-            )
+        with prodstack.run_prod(env, name="bench-run-prod") as service:
             yield Stack(
                 rasa_url=env["RASA_URL"],
                 token=env["RASA_TOKEN"],
                 description=(
                     f"production profile (`make run-prod`): PostgreSQL tracker store, Redis lock "
-                    f"store, {replicas} Rasa replicas and {env['ACTIONS_REPLICAS']} action servers "
-                    "behind round-robin proxies (scripts/proxy.py), exchange on PostgreSQL"
+                    f"store, {env['RASA_REPLICAS']} Rasa replicas and {env['ACTIONS_REPLICAS']} "
+                    "action servers behind round-robin proxies (scripts/proxy.py), exchange on "
+                    "PostgreSQL"
                 ),
                 env={**env, "BENCH_VOICE_MODEL": model_name},
                 processes={"run-prod (honcho and all its processes)": service.process.pid}
@@ -269,4 +196,5 @@ def prod_stack(work: Path) -> Iterator[Stack]:
                 else {},
             )
     finally:
-        _clean_up(url, [base["TRACKER_SCHEMA"], base["EXCHANGE_DB_SCHEMA"]], env)
+        with _redis(env) as client:
+            prodstack.remove_run(names, pg_url=url, redis_client=client)

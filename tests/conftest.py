@@ -15,8 +15,8 @@ import pytest
 
 from scripts import stack, train
 from tests.support.processes import PYTHON, ROOT, Service, free_port
+from tests.support.prodstack import RASA, rasa_run_args
 
-RASA = str(Path(PYTHON).with_name("rasa"))
 DEMO_DATA = ROOT / "data" / "demo" / "citizens.yml"
 
 
@@ -61,12 +61,7 @@ def rasa_server(
     stack_env: dict[str, str], action_server: Service, trained_model: Path
 ) -> Iterator[Service]:
     port = int(stack_env["RASA_PORT"])
-    args = [
-        RASA, "run", "--model", str(trained_model), "--enable-api",
-        "--auth-token", stack_env["RASA_TOKEN"], "--interface", "127.0.0.1", "--port", str(port),
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-        "--credentials", str(ROOT / "bot" / "credentials.yml"),
-    ]  # fmt: skip
+    args = [RASA, *rasa_run_args(model=trained_model, token=stack_env["RASA_TOKEN"], port=port)]
     service = Service("rasa", args, port, env=stack_env, health_path="/", startup_timeout=240)
     with service:
         yield service

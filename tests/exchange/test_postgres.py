@@ -16,18 +16,16 @@ from exchange.core.db import create_db_engine, init_db
 from exchange.models import Base
 from tests.exchange.concurrency import concurrent_duplicates_make_one_application
 from tests.exchange.conftest import start_exchange
-from tests.exchange.support import drop_schema, new_schema_name, postgres, settings_for
+from tests.exchange.support import new_schema_name, settings_for
 from tests.support.processes import Service
+from tests.support.prodstack import drop_schemas, postgres_or_skip
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
-    url, reason = postgres()
-    if url is None:
-        pytest.skip(reason)
-    return url
+    return postgres_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +38,7 @@ def pg_server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield service, settings_for(pg_url, schema)
     finally:
         service.stop()
-        drop_schema(pg_url, schema)
+        drop_schemas(pg_url, schema)
 
 
 def test_concurrent_duplicates_on_postgresql(pg_server: tuple[Service, object]):
@@ -72,6 +70,5 @@ def test_each_run_gets_its_own_schema_and_leaves_nothing(pg_url: str, tmp_path: 
         expected = {table.name for table in Base.metadata.sorted_tables}
         assert tables_in(pg_url, first) == tables_in(pg_url, second) == expected
     finally:
-        drop_schema(pg_url, first)
-        drop_schema(pg_url, second)
+        drop_schemas(pg_url, first, second)
     assert tables_in(pg_url, first) == set()

@@ -18,17 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import sqlalchemy as sa
 
 from scripts import stack, train
 from tests.e2e.conftest import Chat
-from tests.exchange.support import postgres
 from tests.support.processes import PYTHON, ROOT, Service, free_port
+from tests.support.prodstack import (
+    RASA,
+    create_schemas,
+    drop_schemas,
+    postgres_or_skip,
+    rasa_run_args,
+)
+from tests.support.prodstack import schema_exists as schema_exists  # imported from here
 from tests.support.tcp_proxy import TcpProxy
 
-RASA = str(Path(PYTHON).with_name("rasa"))
 DEMO_DATA = ROOT / "data" / "demo" / "citizens.yml"
 
 
@@ -94,12 +99,7 @@ def _seed(env: dict[str, str]) -> None:
 
 def _rasa(env: dict[str, str], model: Path, name: str) -> Service:
     port = int(env["RASA_PORT"])
-    args = [
-        RASA, "run", "--model", str(model), "--enable-api",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1", "--port", str(port),
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-        "--credentials", str(ROOT / "bot" / "credentials.yml"),
-    ]  # fmt: skip
+    args = [RASA, *rasa_run_args(model=model, token=env["RASA_TOKEN"], port=port)]
     return Service(name, args, port, env=env, health_path="/", startup_timeout=300)
 
 
@@ -162,38 +162,17 @@ def faults(sqlite_stack: FaultStack) -> Iterator[FaultStack]:
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
-    url, reason = postgres()
-    if url is None:
-        pytest.skip(reason)
-    return url
+    return postgres_or_skip()
 
 
 @contextlib.contextmanager
 def pg_schemas(url: str, *names: str) -> Iterator[None]:
     """Create the schemas, drop them (and everything in them) afterwards."""
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
     try:
-        with connection.cursor() as cursor:
-            for schema in names:
-                cursor.execute(f'CREATE SCHEMA "{schema}"')
+        create_schemas(url, *names)
         yield
     finally:
-        with connection.cursor() as cursor:
-            for schema in names:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        connection.close()
-
-
-def schema_exists(url: str, schema: str) -> bool:
-    connection = psycopg2.connect(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("select 1 from information_schema.schemata where schema_name = %s",
-                           (schema,))  # fmt: skip
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
+        drop_schemas(url, *names)
 
 
 def new_schema(prefix: str) -> str:
