@@ -26,7 +26,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import SERVICE_INTENTS, Turn, latest_intent
+from actions.dialogue import SERVICE_INTENTS, Turn, latest_intent, read_application_number
 from actions.exchange import ExchangeError, ExchangeUnavailable, Rejected, idempotency_key
 from actions.forms import FORMS
 from actions.settings import get_settings
@@ -90,6 +90,16 @@ class Flow:
         """
         attempt = (turn.get(WRITES) or {}).get(service, 0)
         return idempotency_key(turn.tracker.sender_id, service, attempt)
+
+    def filed(self, turn: Turn, application: dict[str, Any], response: str) -> list[EventType]:
+        """Say the application's number and next step with ``response``; then as ``written``."""
+        turn.say(
+            response,
+            application_number=read_application_number(application["application_no"]),
+            next_step=application.get("next_step", ""),
+        )
+        turn.say("utter_anything_else")
+        return self.written(turn, application)
 
     def written(self, turn: Turn, application: dict[str, Any]) -> list[EventType]:
         """Events after a successful write: next attempt number, answers cleared."""

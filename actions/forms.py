@@ -38,6 +38,7 @@ from actions.dialogue import (
     plain,
     yes_or_no,
 )
+from actions.places import first_place
 
 CONFIRMATION = "confirmation"
 FIELD_TO_CHANGE = "field_to_change"
@@ -299,3 +300,19 @@ class ServiceForm(FormValidationAction):
         """Say why an answer cannot be taken; the form asks the question again."""
         turn.say(response, **variables)
         return {slot: None}
+
+
+class CityForm(ServiceForm):
+    """A form that asks for a ``city``; a province alone asks which city in it."""
+
+    def read_city(self, turn: Turn) -> str | None:
+        place = first_place(turn)
+        return place.city or place.province if place else None
+
+    async def check_city(self, value: Any, turn: Turn) -> dict[str, Any]:
+        place = first_place(turn)
+        if place is None or place.city is None:
+            if place is not None and place.province:
+                return self.reject("city", turn, "utter_which_city_in", province=place.province)
+            return self.reject("city", turn, "utter_city_unclear")
+        return {"city": place.city}

@@ -26,8 +26,7 @@ from actions.dialogue import (
 )
 from actions.exchange import ExchangeUnavailable, get_client
 from actions.flows import Flow
-from actions.forms import ServiceForm, SlotMap
-from actions.places import first_place
+from actions.forms import CityForm, SlotMap
 from actions.settings import get_settings
 
 SERVICE = "renew_id_card"
@@ -108,7 +107,7 @@ def _chosen_outlet(turn: Turn) -> dict[str, Any]:
     )
 
 
-class ValidateIdCardForm(ServiceForm):
+class ValidateIdCardForm(CityForm):
     form = "id_card_form"
     questions = ("id_card_reason", "city", "outlet_choice", "appointment_date", "confirmation")
     trigger_intents = frozenset({SERVICE})
@@ -142,10 +141,6 @@ class ValidateIdCardForm(ServiceForm):
                 return value
         return numbered_or_keyword_choice(turn.text, REASONS, REASON_WORDS)
 
-    def read_city(self, turn: Turn) -> str | None:
-        place = first_place(turn)
-        return place.city or place.province if place else None
-
     def read_outlet_choice(self, turn: Turn) -> str | None:
         options = turn.get("outlet_options") or []
         if not options:
@@ -177,14 +172,6 @@ class ValidateIdCardForm(ServiceForm):
         if value not in REASONS:
             return self.reject("id_card_reason", turn, "utter_choice_unclear")
         return {"id_card_reason": value}
-
-    async def check_city(self, value: Any, turn: Turn) -> dict[str, Any]:
-        place = first_place(turn)
-        if place is None or place.city is None:
-            if place is not None and place.province:
-                return self.reject("city", turn, "utter_which_city_in", province=place.province)
-            return self.reject("city", turn, "utter_city_unclear")
-        return {"city": place.city}
 
     async def check_outlet_choice(self, value: Any, turn: Turn) -> dict[str, Any]:
         return {"outlet_choice": value or None}

@@ -6,12 +6,7 @@ from typing import Any, ClassVar
 
 from rasa_sdk.events import EventType, SlotSet
 
-from actions.dialogue import (
-    Turn,
-    numbered_or_keyword_choice,
-    read_application_number,
-    who,
-)
+from actions.dialogue import Turn, numbered_or_keyword_choice, who
 from actions.exchange import get_client
 from actions.flows import Flow
 from actions.forms import ServiceForm, SlotMap
@@ -57,13 +52,7 @@ class MedicalFilingFlow(Flow):
             turn.get("filing_reason"),
             idempotency_key=self.write_key(turn, SERVICE),
         )
-        turn.say(
-            "utter_medical_filed",
-            application_number=read_application_number(application["application_no"]),
-            next_step=application.get("next_step", ""),
-        )
-        turn.say("utter_anything_else")
-        return self.written(turn, application)
+        return self.filed(turn, application, "utter_medical_filed")
 
 
 class ValidateMedicalFilingForm(ServiceForm):

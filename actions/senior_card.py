@@ -125,13 +125,7 @@ class SeniorCardFlow(Flow):
         application = await get_client().apply_senior_card(
             turn.get("person_ref"), turn.get(DELIVERY), idempotency_key=key
         )
-        turn.say(
-            "utter_senior_card_applied",
-            application_number=read_application_number(application["application_no"]),
-            next_step=application.get("next_step", ""),
-        )
-        turn.say("utter_anything_else")
-        return self.written(turn, application)
+        return self.filed(turn, application, "utter_senior_card_applied")
 
     def _cleared(self, turn: Turn) -> list[EventType]:
         """Nothing to file: forget this service's answers (a later service starts clean)."""

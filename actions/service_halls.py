@@ -22,8 +22,7 @@ from actions.dialogue import (
 from actions.exchange import get_client
 from actions.flows import SERVICE as CURRENT_SERVICE
 from actions.flows import Flow
-from actions.forms import ServiceForm, SlotMap
-from actions.places import first_place
+from actions.forms import CityForm, SlotMap
 from actions.settings import get_settings
 
 SERVICE = "find_service_hall"
@@ -80,7 +79,7 @@ class HallFlow(Flow):
         return [SlotSet("service", None)]
 
 
-class ValidateServiceHallForm(ServiceForm):
+class ValidateServiceHallForm(CityForm):
     form = "service_hall_form"
     questions = ("city", "service")
     trigger_intents = frozenset({SERVICE})
@@ -93,23 +92,11 @@ class ValidateServiceHallForm(ServiceForm):
     async def on_start(self, turn: Turn) -> list[EventType]:
         return []
 
-    def read_city(self, turn: Turn) -> str | None:
-        place = first_place(turn)
-        return place.city or place.province if place else None
-
     def read_service(self, turn: Turn) -> str | None:
         for value in entity_values(turn.tracker, "service"):
             if value in HALL_SERVICES:
                 return value
         return numbered_or_keyword_choice(turn.text, HALL_SERVICES, SERVICE_WORDS)
-
-    async def check_city(self, value: Any, turn: Turn) -> dict[str, Any]:
-        place = first_place(turn)
-        if place is None or place.city is None:
-            if place is not None and place.province:
-                return self.reject("city", turn, "utter_which_city_in", province=place.province)
-            return self.reject("city", turn, "utter_city_unclear")
-        return {"city": place.city}
 
     async def check_service(self, value: Any, turn: Turn) -> dict[str, Any]:
         return {"service": value if value in HALL_SERVICES else ANY}

@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import Turn, read_application_number, who, yes_or_no
+from actions.dialogue import Turn, who, yes_or_no
 from actions.exchange import get_client
 from actions.flows import Flow
 from actions.forms import CONFIRMATION, ServiceForm, SlotMap
@@ -68,13 +68,7 @@ class TransferFlow(Flow):
             turn.get("to_city"),
             idempotency_key=self.write_key(turn, SERVICE),
         )
-        turn.say(
-            "utter_transfer_done",
-            application_number=read_application_number(application["application_no"]),
-            next_step=application.get("next_step", ""),
-        )
-        turn.say("utter_anything_else")
-        return self.written(turn, application)
+        return self.filed(turn, application, "utter_transfer_done")
 
 
 class ValidateTransferForm(ServiceForm):

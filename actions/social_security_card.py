@@ -54,15 +54,13 @@ class CardFlow(Flow):
         application = await get_client().request_social_security_card(
             turn.get("person_ref"), request, idempotency_key=self.write_key(turn, SERVICE)
         )
-        number = read_application_number(application["application_no"])
-        events = self.written(turn, application)
         if request == "report_loss":
+            number = read_application_number(application["application_no"])
             turn.say("utter_card_loss_reported", application_number=number)
             turn.say("utter_offer_replacement")
+            events = self.written(turn, application)
             return [*events, SlotSet("card_status", "lost"), SlotSet(OFFER, "replace_card")]
-        turn.say("utter_card_requested", application_number=number,
-                 next_step=application.get("next_step", ""))  # fmt: skip
-        turn.say("utter_anything_else")
+        events = self.filed(turn, application, "utter_card_requested")
         return [*events, SlotSet("card_status", "replacing")]
 
 

@@ -11,7 +11,7 @@ an Idempotency-Key, which is sent unchanged on every attempt. Each attempt is
 signed afresh (new X-Request-Id and timestamp), as the exchange refuses replays.
 
     async with AsyncExchangeClient(url, "assistant", secret) as exchange:
-        ref = await exchange.verify_identity("张桂芳", "110105194903120021", "8001")
+        ref = await exchange.verify_identity(name, id_number, phone_last4)
         key = idempotency_key("transfer", conversation_id, ref)
         application = await exchange.create_transfer(ref, ..., idempotency_key=key)
 """

@@ -40,6 +40,7 @@ ADJUSTMENT_MONTH = 7  # yearly pension adjustment takes effect in July
 ADJUSTMENT_RATE = Decimal("1.02")
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _SERVICES = {code.value for code in ServiceCode}
+DEMO_FILE = Path(__file__).resolve().parents[1] / "data" / "demo" / "citizens.yml"
 
 
 class SeedError(ValueError):
@@ -59,6 +60,17 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SeedError(f"{path}: expected a mapping with 'citizens' and 'outlets'")
     return data
+
+
+def demo_identities(
+    *, path: Path = DEMO_FILE, pension_status: str | None = None
+) -> dict[str, tuple[str, str]]:
+    """Name -> (ID number, phone's last 4 digits), in file order: what the assistant asks
+    a citizen for to check who they are. ``pension_status``: only those with that status."""
+    records = load(path).get("citizens") or []
+    if pension_status is not None:
+        records = [r for r in records if (r.get("pension") or {}).get("status") == pension_status]
+    return {r["name"]: (str(r["id_number"]), str(r["phone"])[-4:]) for r in records}
 
 
 def _need(record: dict, key: str, where: str) -> Any:

@@ -256,8 +256,8 @@ def _after_separator(text: str, position: int, pattern: re.Pattern[str]) -> re.M
 def normalise_digits(text: str) -> str:
     """``text`` with every number in ASCII digits and without gaps inside numbers.
 
-    >>> normalise_digits("幺幺零幺零五 一九四九零三幺二 洞洞两幺")
-    '110105194903120021'
+    >>> normalise_digits("幺幺零 幺零五，嗯 一九四九")
+    '1101051949'
     >>> normalise_digits("我今年七十二，住三号楼")
     '我今年72，住3号楼'
     """
@@ -281,7 +281,7 @@ def find_id_number(text: str) -> NumberSpan | None:
 
 
 def extract_id_number(text: str) -> str | None:
-    """``"幺幺零幺零五 一九四九零三幺二 洞洞两幺"`` -> ``"110105194903120021"``.
+    """``"幺幺零幺零五 … 洞洞两幺"`` (18 characters said) -> ``"110105********0021"`` (masked here).
 
     Only the shape is checked (18 characters, the last may be X); whether the
     number is valid is ``common.idcard.problem``'s job, so the caller can tell

@@ -183,6 +183,17 @@ def entity_scores(pairs: list[tuple[Example, Prediction]]) -> dict[str, dict[str
     return scores
 
 
+def _item(example: Example, prediction: Prediction) -> dict[str, Any]:
+    return {
+        "text": example.text,
+        "subset": example.subset,
+        "intent": example.intent,
+        "predicted": prediction.intent,
+        "raw": prediction.raw_intent,
+        "confidence": round(prediction.raw_confidence, 3),
+    }
+
+
 def evaluate(examples: list[Example], predictions: list[Prediction]) -> dict[str, Any]:
     pairs = list(zip(examples, predictions, strict=True))
     by_subset = {s: [(e, p) for e, p in pairs if e.subset == s] for s in SUBSETS}
@@ -194,29 +205,8 @@ def evaluate(examples: list[Example], predictions: list[Prediction]) -> dict[str
         "fallbacks": sum(p.intent == FALLBACK for _, p in pairs),
         "wrong_service": len(wrong_service),
         "entities": entity_scores(pairs),
-        "items": [
-            {
-                "text": e.text,
-                "subset": e.subset,
-                "intent": e.intent,
-                "predicted": p.intent,
-                "raw": p.raw_intent,
-                "confidence": round(p.raw_confidence, 3),
-            }
-            for e, p in pairs
-        ],
-        "errors": [
-            {
-                "text": e.text,
-                "subset": e.subset,
-                "intent": e.intent,
-                "predicted": p.intent,
-                "raw": p.raw_intent,
-                "confidence": round(p.raw_confidence, 3),
-            }
-            for e, p in pairs
-            if p.intent != e.intent
-        ],
+        "items": [_item(e, p) for e, p in pairs],
+        "errors": [_item(e, p) for e, p in pairs if p.intent != e.intent],
         "entity_errors": [
             {"text": e.text, "gold": e.entities, "predicted": p.entities}
             for e, p in pairs

@@ -11,8 +11,10 @@ import datetime as dt
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.engine.result import ScalarResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from exchange.core.clock import BEIJING, beijing_date
 from exchange.core.codes import APPLICATION_PREFIXES, ServiceCode
@@ -84,6 +86,15 @@ def view(application: Application) -> dict:
         "updated_at": local(application.updated_at),
         "details": dict(application.details),
     }
+
+
+def newest_first(session: Session, person: Person, *conditions: ColumnElement) -> ScalarResult:
+    """A person's applications (those that meet ``conditions``), the newest first."""
+    return session.execute(
+        select(Application)
+        .where(Application.person_id == person.id, *conditions)
+        .order_by(Application.created_at.desc(), Application.id.desc())
+    ).scalars()
 
 
 def file_application(
@@ -373,9 +384,5 @@ def list_for_person(*, session: Session, caller: Caller, now: dt.datetime, perso
         session=session, caller=caller, now=now, action="applications.list",
         resource=f"persons/{person_ref}/applications", person=person,
     )  # fmt: skip
-    applications = session.execute(
-        select(Application)
-        .where(Application.person_id == person.id)
-        .order_by(Application.created_at.desc(), Application.id.desc())
-    ).scalars()
+    applications = newest_first(session, person)
     return {"person_ref": person.person_ref, "applications": [view(a) for a in applications]}

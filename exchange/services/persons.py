@@ -59,7 +59,8 @@ def resolve_for_write(session: Session, person_ref: str) -> Person:
     return person
 
 
-def _read(session: Session, caller: Caller, now: dt.datetime, ref: str, what: str) -> Person:
+def read_audited(session: Session, caller: Caller, now: dt.datetime, ref: str, what: str) -> Person:
+    """The person behind a ref in a URL, read with the audit entry ``<what>.read``."""
     person = resolve(session, ref)
     audit.record(
         session=session, caller=caller, now=now, action=f"{what}.read",
@@ -71,7 +72,7 @@ def _read(session: Session, caller: Caller, now: dt.datetime, ref: str, what: st
 def social_insurance(
     *, session: Session, caller: Caller, now: dt.datetime, person_ref: str
 ) -> dict:
-    person = _read(session, caller, now, person_ref, "social_insurance")
+    person = read_audited(session, caller, now, person_ref, "social_insurance")
     return {
         "person_ref": person.person_ref,
         "insured_province": person.insured_province,
@@ -120,14 +121,14 @@ def certification_view(person: Person, today: dt.date) -> dict:
 def pension_certification(
     *, session: Session, caller: Caller, now: dt.datetime, person_ref: str
 ) -> dict:
-    person = _read(session, caller, now, person_ref, "pension_certification")
+    person = read_audited(session, caller, now, person_ref, "pension_certification")
     return certification_view(person, beijing_date(now))
 
 
 def pension_payments(
     *, session: Session, caller: Caller, now: dt.datetime, person_ref: str, months: int
 ) -> dict:
-    person = _read(session, caller, now, person_ref, "pension_payments")
+    person = read_audited(session, caller, now, person_ref, "pension_payments")
     payments = session.execute(
         select(PensionPayment)
         .where(PensionPayment.person_id == person.id)
@@ -154,7 +155,7 @@ def pension_payments(
 
 
 def id_card(*, session: Session, caller: Caller, now: dt.datetime, person_ref: str) -> dict:
-    person = _read(session, caller, now, person_ref, "id_card")
+    person = read_audited(session, caller, now, person_ref, "id_card")
     today = beijing_date(now)
     expiry = person.id_card_expiry
     if person.id_card_long_term or expiry is None:
@@ -192,7 +193,7 @@ def card_view(person: Person) -> dict:
 def social_security_card(
     *, session: Session, caller: Caller, now: dt.datetime, person_ref: str
 ) -> dict:
-    return card_view(_read(session, caller, now, person_ref, "social_security_card"))
+    return card_view(read_audited(session, caller, now, person_ref, "social_security_card"))
 
 
 def access_log(
@@ -205,7 +206,7 @@ def access_log(
     limit: int,
 ) -> dict:
     # Audited like any read; the citizen then also sees this very look-up, newest first.
-    person = _read(session, caller, now, person_ref, "access_log")
+    person = read_audited(session, caller, now, person_ref, "access_log")
     session.flush()
     entries = audit.access_log(
         session=session, person=person, client_names=client_names, limit=limit

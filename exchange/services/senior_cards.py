@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.core.clock import beijing_date
 from exchange.core.codes import ServiceCode
 from exchange.core.problems import Problem, invalid
 from exchange.core.security import Caller
-from exchange.models import Application, Person
-from exchange.services import applications, audit, persons
+from exchange.models import Application
+from exchange.services import applications, persons
 from exchange.services.idempotency import Outcome
 
 MIN_AGE = 60
@@ -38,32 +37,17 @@ def mask_address(address: str) -> str:
     return (match.group(0) if match else "") + "****"
 
 
-def _pending(session: Session, person: Person) -> Application | None:
-    return (
-        session.execute(
-            select(Application)
-            .where(
-                Application.person_id == person.id,
-                Application.service == ServiceCode.APPLY_SENIOR_CARD.value,
-                Application.status != "done",
-            )
-            .order_by(Application.created_at.desc(), Application.id.desc())
-        )
-        .scalars()
-        .first()
-    )
-
-
 def eligibility(*, session: Session, caller: Caller, now: dt.datetime, person_ref: str) -> dict:
     """Age, the masked mailing address and any open application: what the dialogue needs."""
-    person = persons.resolve(session, person_ref)
-    audit.record(
-        session=session, caller=caller, now=now, action="senior_card.read",
-        resource=f"persons/{person_ref}/senior-card", person=person,
-    )  # fmt: skip
+    person = persons.read_audited(session, caller, now, person_ref, "senior_card")
     age = age_on(person.birth_date, beijing_date(now))
     address = person.mailing_address
-    pending = _pending(session, person)
+    pending = applications.newest_first(
+        session,
+        person,
+        Application.service == ServiceCode.APPLY_SENIOR_CARD.value,
+        Application.status != "done",
+    ).first()
     return {
         "person_ref": person.person_ref,
         "age": age,

@@ -149,22 +149,19 @@ def test_a_report_from_before_snapshots_is_rebuilt(reports, monkeypatch):
     reports.mkdir(parents=True)
     nlu_report.RESULTS.write_text(json.dumps(legacy, ensure_ascii=False), encoding="utf-8")
     (reports / "cv").mkdir()
-    (reports / "cv" / "intent_errors.json").write_text(
-        json.dumps(
-            [{"text": "费心了", "intent": "thank",
-              "intent_prediction": {"name": "out_of_scope", "confidence": 0.74}}],
-            ensure_ascii=False,
-        ),
-        encoding="utf-8",
-    )  # fmt: skip
-    (reports / "cv" / "intent_successes.json").write_text(
-        json.dumps(
-            [{"text": "谢谢", "intent": "thank",
-              "intent_prediction": {"name": "thank", "confidence": 0.99}}],
-            ensure_ascii=False,
-        ),
-        encoding="utf-8",
-    )  # fmt: skip
+    # Rasa's CV files, as `rasa test nlu --successes` writes them.
+    for name, text, predicted, confidence in (
+        ("intent_errors.json", "费心了", "out_of_scope", 0.74),
+        ("intent_successes.json", "谢谢", "thank", 0.99),
+    ):
+        rows = [
+            {
+                "text": text,
+                "intent": "thank",
+                "intent_prediction": {"name": predicted, "confidence": confidence},
+            }
+        ]
+        (reports / "cv" / name).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     examples = [nlu_report.Example(i["text"], i["intent"], i["subset"]) for i in BASE]
     monkeypatch.setattr(nlu_report, "load_examples", lambda: examples)
 
