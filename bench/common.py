@@ -9,6 +9,7 @@ next to the numbers with "met" / "not met".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import platform
@@ -129,11 +130,17 @@ def machine() -> str:
     cores = f"{os.cpu_count()} cores" + (
         f" ({physical} physical)" if physical and physical != os.cpu_count() else ""
     )
-    load = os.getloadavg()[0]
     return (
         f"{cpu_model()}, {cores}, {memory:.0f} GiB RAM; {os_name()}; "
-        f"Python {platform.python_version()}; load average {load:.1f} at the start"
+        f"Python {platform.python_version()}; load average {load_at_start():.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} when written"
     )
+
+
+@functools.cache
+def load_at_start() -> float:
+    """The 1-minute load average when the benchmark began: each main() calls this first."""
+    return os.getloadavg()[0]
 
 
 def git_commit() -> str:

@@ -1,9 +1,9 @@
 """Memory of the default stack: `python -m bench.memory` (reports/bench/memory.md).
 
-Starts every process `make run` starts (exchange, action server, Rasa, gateway
-with a Vosk model loaded, phone line) on free ports, warms them up (every kind of
-scripted conversation through Rasa, a few messages and one spoken reply through
-the gateway), then reads each process tree's memory with psutil:
+Starts every process `make run` starts (exchange, action server, Rasa, and the
+gateway with a Vosk model loaded, answering the phone line too) on free ports,
+warms them up (every kind of scripted conversation through Rasa, a few messages
+and one spoken reply through the gateway), then reads each process tree's memory with psutil:
 
 * RSS: resident memory of the process and all its children (TTS workers, ...);
   pages shared between processes count once per process, so the sum is an upper
@@ -149,7 +149,8 @@ def render(run: MemoryRun, *, command: str) -> list[str]:
     lines = common.header("Memory of the default stack", command)
     lines += [
         f"Stack: {run.description}, on free ports with the demo data.",
-        f"Voice model loaded by the gateway and the phone line: {run.voice_model}.",
+        "Voice model, loaded once by the gateway for kiosks, widget and phone line: "
+        f"{run.voice_model}.",
         f"Warm-up before the first reading: {run.warm_up}.",
         "",
         "Each row is a process with all its children. RSS counts pages shared between "
@@ -202,6 +203,7 @@ def write(run: MemoryRun, *, started: float) -> Report:
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

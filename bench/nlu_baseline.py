@@ -324,6 +324,7 @@ def write(scores: list[Scores], *, started: float) -> Report:
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import tempfile
 import time
 import traceback
@@ -139,6 +140,32 @@ def training_benchmarks(args: argparse.Namespace, work: Path) -> list[Report]:
     return reports
 
 
+def earlier_rows(written: set[str]) -> list[list[str]]:
+    """The index's rows of reports this run did not write, from the index before it.
+
+    A partial run (``--only``) keeps the other reports; their headlines stay in
+    the table, marked as from an earlier run (each report's header says when).
+    """
+    if not INDEX.exists():
+        return []
+    rows: list[list[str]] = []
+    name = None
+    for line in INDEX.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("| ") or line.startswith(("| report ", "|---")):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if len(cells) != 5:
+            continue
+        if cells[0]:
+            link = re.match(r"\[([^\]]+)\]", cells[0])
+            name = link.group(1) if link else None
+            if name and name not in written and (common.REPORTS / name).exists():
+                cells[0] = f"[{name}]({name}) (earlier run)"
+        if name and name not in written and (common.REPORTS / name).exists():
+            rows.append(cells)
+    return rows
+
+
 def write_index(reports: list[Report], *, quick: bool, started: float) -> None:
     when = dt.datetime.now().astimezone()
     lines = [
@@ -162,6 +189,7 @@ def write_index(reports: list[Report], *, quick: bool, started: float) -> None:
         "",
     ]
     rows = []
+    written = {r.path.name for r in reports}
     for report in reports:
         link = f"[{report.path.name}]({report.path.name})"
         if isinstance(report, Failed):
@@ -169,8 +197,8 @@ def write_index(reports: list[Report], *, quick: bool, started: float) -> None:
         for h in report.headlines or [common.Headline("-", "-")]:
             rows.append([link, h.measure, h.value, h.target, h.verdict])
             link = ""
+    rows += earlier_rows(written)
     lines += table(["report", "measure", "value", "target", "verdict"], rows)
-    written = {r.path.name for r in reports}
     others = sorted(
         p.name for p in common.REPORTS.glob("*.md") if p.name not in written | {INDEX.name}
     )
@@ -185,6 +213,7 @@ def write_index(reports: list[Report], *, quick: bool, started: float) -> None:
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -48,6 +48,7 @@ from bench import common, hotspots
 from bench.common import Headline, Report, ms, percentile, table
 from bench.stack import Stack, default_stack, prod_stack, prod_unavailable
 from bench.stack import running_stack as running
+from exchange.seed import demo_identities
 
 REPORT = common.REPORTS / "text.md"
 RESULTS_JSON = common.REPORTS / "text.json"
@@ -67,15 +68,9 @@ CONTEXT = (
 
 # ---------------------------------------------------------------- conversations
 
-# Demo citizens (data/demo/citizens.yml): name -> (ID number, phone last 4).
-CITIZENS = {
-    "张桂芳": ("110105194903120021", "8001"),
-    "陈德明": ("510107194509150078", "8002"),
-    "刘淑珍": ("370202195811200066", "8003"),
-    "赵国强": ("420106195006060018", "8004"),
-    "李建国": ("44010619520408003X", "8005"),
-    "王秀英": ("320102195507220041", "8006"),
-}
+# Demo citizens: name -> (ID number, phone last 4). Only the retired ones: the pension
+# script expects payments, and the under-60 demo citizen has none.
+CITIZENS = demo_identities(pension_status="retired")
 # Cities with service halls in the demo data.
 HALL_CITIES = ("北京", "成都", "青岛", "武汉", "广州", "南京", "上海", "杭州", "重庆")
 
@@ -625,6 +620,7 @@ def run_prod(work: Path, *, levels: Sequence[int], duration: float) -> ProfileRu
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -198,6 +198,7 @@ def write(runs: list[Training], *, started: float, skipped: str | None = None) -
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

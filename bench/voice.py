@@ -23,7 +23,6 @@ import datetime as dt
 import importlib.metadata
 import importlib.util
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import common
 from bench.voice_corpus import (
     KOREAN_DIGITS,
     KOREAN_SET,
@@ -70,21 +70,6 @@ def percentile(values: list[float], q: float) -> float:
 def espeak_version() -> str:
     done = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False)
     return done.stdout.split()[3] if done.returncode == 0 else "missing"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = os.getloadavg()[0]
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, load {load:.1f} at start; "
-        f"Python {platform.python_version()}"
-    )
 
 
 # --- models -------------------------------------------------------------------------------
@@ -440,7 +425,7 @@ async def main_async(args: argparse.Namespace) -> None:
         "",
         f"Command: `make bench-voice` (`python -m bench.voice {' '.join(sys.argv[1:])}`)",
         f"Date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"Machine: {machine()}",
+        f"Machine: {common.machine()}",
         f"vosk {importlib.metadata.version('vosk')}, espeak-ng {espeak_version()}",
         "",
         "Speech is synthesised by espeak-ng at run time; no recorded human speech is used, so "
@@ -481,6 +466,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    common.load_at_start()  # before any work loads the machine
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -360,3 +360,46 @@ def test_small_areas_are_lumped_together():
     assert rows[0] == ["a", "60.0%", "75.0%"]
     assert rows[1] == [hotspots.IDLE, "20.0%", ""]
     assert rows[-1] == ["2 smaller areas, each under 0.5%", "0.3%", "0.4%"]
+
+
+def test_a_partial_run_keeps_the_other_reports_headlines(tmp_path, monkeypatch):
+    from bench import run
+
+    monkeypatch.setattr(common, "REPORTS", tmp_path)
+    monkeypatch.setattr(run, "INDEX", tmp_path / "README.md")
+    train = common.Report(
+        "Training time",
+        tmp_path / "train.md",
+        [
+            common.Headline("full `rasa train`", "150 s", "< 180 s", True),
+            common.Headline("NLU-only `rasa train nlu`", "90 s"),
+        ],
+    )
+    train.path.write_text("# Training time\n", encoding="utf-8")
+    text_report = common.Report(
+        "Text",
+        tmp_path / "text.md",
+        [common.Headline("text turn p95", "800 ms", "≤ 300 ms", False)],
+    )
+    text_report.path.write_text("# Text\n", encoding="utf-8")
+    run.write_index([text_report, train], quick=False, started=0.0)
+    run.write_index([text_report], quick=False, started=0.0)  # only the text load again
+    index = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "| [text.md](text.md) | text turn p95 | 800 ms | ≤ 300 ms | **not met** |" in index
+    assert "| [train.md](train.md) (earlier run) | full `rasa train` | 150 s | < 180 s | met |" in (
+        index
+    )
+    assert "|  | NLU-only `rasa train nlu` | 90 s |  |  |" in index
+    # A third partial run keeps them once, still marked.
+    run.write_index([text_report], quick=False, started=0.0)
+    again = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert again.count("full `rasa train`") == 1 and "(earlier run) (earlier run)" not in again
+
+
+def test_the_load_at_the_start_is_kept_from_the_first_reading(monkeypatch):
+    common.load_at_start.cache_clear()
+    readings = iter([(0.5, 0, 0), (3.0, 0, 0)])
+    monkeypatch.setattr(common.os, "getloadavg", lambda: next(readings))
+    assert common.load_at_start() == 0.5
+    assert "load average 0.5 at the start, 3.0 when written" in common.machine()
+    common.load_at_start.cache_clear()

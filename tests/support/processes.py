@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,10 +25,48 @@ PYTHON = sys.executable
 LOG_DIR = ROOT / "var" / "test-logs"
 
 
-def free_port() -> int:
+# Ports for test services come from below the kernel's ephemeral range: a port
+# from there (what bind(0) hands out) can be taken by any outgoing connection in
+# the seconds before a slow service (Rasa loading its model) binds it.
+PORT_RANGE = (20_000, 32_000)
+_chosen: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_run(count: int = 1) -> int:
+    """The first of ``count`` consecutive free ports, none handed out before by this process."""
+    low, high = PORT_RANGE
+    ephemeral = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        first = rng.randrange(low, high - count)
+        ports = range(first, first + count)
+        if any(port in _chosen or ephemeral[0] <= port <= ephemeral[1] for port in ports):
+            continue
+        if all(_bindable(port) for port in ports):
+            _chosen.update(ports)
+            return first
+    raise RuntimeError(f"no run of {count} free ports found in {low}-{high}")
+
+
+def free_port() -> int:
+    return free_port_run(1)
 
 
 def processes_with(variable: str, value: str) -> list[str]:
