@@ -13,10 +13,8 @@ from typing import Literal
 
 from pydantic import BaseSettings, Field, root_validator, validator
 
-# Development pair, the same as the exchange's DEV_CLIENT_ID / DEV_CLIENT_SECRET
-# (exchange/core/config.py); the exchange refuses it in production.
-DEV_CLIENT_ID = "assistant"
-DEV_CLIENT_SECRET = "dev-only-exchange-secret-change-me"  # noqa: S105 - documented dev default
+# The exchange owns its development client pair (and refuses it in production).
+from exchange.core.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
 
 class ActionSettings(BaseSettings):

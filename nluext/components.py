@@ -101,27 +101,37 @@ class DigitEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class PlaceEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Provinces and cities by longest match over the lookup tables, canonical values."""
+class _TrainedLookupExtractor(GraphComponent, EntityExtractorMixin):
+    """An entity extractor whose training result is one JSON file in the model.
 
-    FILE_NAME = "places.json"
+    Subclasses set ``FILE_NAME``, build their data in ``train`` (ending with
+    ``return self._store(data)``) and turn stored data back into matchers in
+    ``_restore``; creating, saving and loading are the same for all of them.
+    """
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {"province_lookup": PROVINCE, "city_lookup": CITY}
+    FILE_NAME: ClassVar[str]
 
     def __init__(
         self,
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        names: dict[str, tuple[str, str]] | None = None,
+        stored: Any = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self._matcher = PlaceMatcher(names or {})
+        self._restore(stored)
+
+    def _restore(self, stored: Any) -> None:
+        raise NotImplementedError
+
+    def _store(self, data: Any) -> Resource:
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self.FILE_NAME).write_text(
+                json.dumps(data, ensure_ascii=False), encoding="utf-8"
+            )
+        return self._resource
 
     @classmethod
     def create(
@@ -130,8 +140,37 @@ class PlaceEntityExtractor(GraphComponent, EntityExtractorMixin):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> PlaceEntityExtractor:
+    ) -> _TrainedLookupExtractor:
         return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> _TrainedLookupExtractor:
+        with model_storage.read_from(resource) as directory:
+            stored = json.loads((directory / cls.FILE_NAME).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, stored)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class PlaceEntityExtractor(_TrainedLookupExtractor):
+    """Provinces and cities by longest match over the lookup tables, canonical values."""
+
+    FILE_NAME = "places.json"
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"province_lookup": PROVINCE, "city_lookup": CITY}
+
+    def _restore(self, stored: dict[str, list[str]] | None) -> None:
+        # name -> (province, city); JSON keeps the pairs as lists
+        names = {name: (entry[0], entry[1]) for name, entry in (stored or {}).items()}
+        self._matcher = PlaceMatcher(names)
 
     def train(self, training_data: TrainingData) -> Resource:
         tables = {table["name"]: table["elements"] for table in training_data.lookup_tables}
@@ -144,25 +183,7 @@ class PlaceEntityExtractor(GraphComponent, EntityExtractorMixin):
                 "in the NLU data (see data/nlu/lookups/places.yml)."
             )
         self._matcher = PlaceMatcher.from_tables(provinces, cities, training_data.entity_synonyms)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / self.FILE_NAME).write_text(
-                json.dumps(self._matcher.names, ensure_ascii=False), encoding="utf-8"
-            )
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> PlaceEntityExtractor:
-        with model_storage.read_from(resource) as directory:
-            raw = json.loads((directory / cls.FILE_NAME).read_text(encoding="utf-8"))
-        names = {name: (entry[0], entry[1]) for name, entry in raw.items()}
-        return cls(config, model_storage, resource, names)
+        return self._store(self._matcher.names)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -178,7 +199,7 @@ class PlaceEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class TermEntityExtractor(GraphComponent, EntityExtractorMixin):
+class TermEntityExtractor(_TrainedLookupExtractor):
     """Lookup-table words -> entities with synonym values, for selected intents.
 
     Config ``entities`` maps an entity (= lookup table name) to the intents it
@@ -191,28 +212,9 @@ class TermEntityExtractor(GraphComponent, EntityExtractorMixin):
     def get_default_config() -> dict[str, Any]:
         return {"entities": {}}
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        terms: dict[str, dict[str, str]] | None = None,
-    ) -> None:
-        self._config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
+    def _restore(self, stored: dict[str, dict[str, str]] | None) -> None:
         # entity -> {word: canonical value}
-        self._terms = terms or {}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TermEntityExtractor:
-        return cls(config, model_storage, resource)
+        self._terms = stored or {}
 
     def train(self, training_data: TrainingData) -> Resource:
         tables = {table["name"]: table["elements"] for table in training_data.lookup_tables}
@@ -224,24 +226,7 @@ class TermEntityExtractor(GraphComponent, EntityExtractorMixin):
             name: {word: synonyms.get(word, word) for word in tables[name]}
             for name in self._config["entities"]
         }
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / self.FILE_NAME).write_text(
-                json.dumps(self._terms, ensure_ascii=False), encoding="utf-8"
-            )
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> TermEntityExtractor:
-        with model_storage.read_from(resource) as directory:
-            terms = json.loads((directory / cls.FILE_NAME).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, terms)
+        return self._store(self._terms)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

@@ -55,7 +55,7 @@ async def test_outlet_picked_by_number_even_if_classified_oddly():
 
 async def test_date_said_as_weekday_is_checked():
     slots = {**FILLED, "requested_slot": "appointment_date"}
-    events, dispatcher = await run(text="这个礼拜六", slots=slots)
+    events, dispatcher = await run(text="下个礼拜六", slots=slots)
     assert events[0] == SlotSet("appointment_date", None)
     assert said(dispatcher) == ["utter_date_weekend"]
 
