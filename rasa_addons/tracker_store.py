@@ -35,9 +35,11 @@ from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseSettings, Field, root_validator, validator
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
 from common import idcard
 from rasa_addons.redaction import protect_logs, redact_text
@@ -138,7 +140,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         # (user text and entities at debug level) are masked too.
         protect_logs()
         super().__init__(*args, **kwargs)
-        self.engine.pool._pre_ping = True  # Rasa sets no pool_pre_ping: a DB restart broke a turn
+        if self.engine.url.get_backend_name() != "sqlite":
+            # Rasa sets no pool_pre_ping: after a database restart the first turn on
+            # each dead pooled connection failed. Same engine settings otherwise.
+            url, rasa_engine = self.engine.url, self.engine
+            self.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+            self.sessionmaker = sessionmaker(bind=self.engine)
+            rasa_engine.dispose()
         self._protector = EventProtector(fernet_for(TrackerStoreSettings().tracker_secret))
 
     async def save(self, tracker: DialogueStateTracker) -> None:

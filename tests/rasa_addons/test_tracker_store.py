@@ -121,6 +121,7 @@ async def test_postgresql_rows_hold_no_identity_data(postgres_schema: str, domai
     assert rows and ID not in rows and "张桂芳" not in rows
     restored = await store.retrieve("conv-privacy")
     assert restored.get_slot("id_number") == ID
+    assert store.engine.pool._pre_ping  # a restarted database costs no turn
     store.engine.dispose()
 
 

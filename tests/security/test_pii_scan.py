@@ -23,9 +23,9 @@ import pytest
 from common import idcard
 from common.redact import PHONE_IN_TEXT
 from scripts import stack
-from tests.conftest import RASA
 from tests.e2e.conftest import CITIZENS, Chat
 from tests.support.processes import PYTHON, ROOT, Service, free_port
+from tests.support.prodstack import RASA, rasa_run_args
 from tests.voice.conftest import gateway_service
 
 pytestmark = pytest.mark.slow
@@ -44,10 +44,8 @@ def debug_stack(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     rasa_args = [
-        RASA, "run", "--model", str(trained_model), "--enable-api", "--debug",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1",
-        "--port", env["RASA_PORT"], "--endpoints", str(ROOT / "bot/endpoints.yml"),
-        "--credentials", str(ROOT / "bot/credentials.yml"),
+        RASA, *rasa_run_args(model=trained_model, token=env["RASA_TOKEN"], port=env["RASA_PORT"]),
+        "--debug",
     ]  # fmt: skip
     services = [
         Service("pii-exchange", [PYTHON, "-m", "exchange", "serve"],
