@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from exchange.core import signing
 from exchange.core.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, ClientConfig, Settings
+from exchange.seed import demo_identities
 from tests.support.processes import ROOT
 
 DEMO_FILE = ROOT / "data" / "demo" / "citizens.yml"
@@ -24,15 +25,8 @@ START = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.timezone.utc)
 # A second client that may only look up service halls (for purpose checks).
 KIOSK_ID, KIOSK_SECRET = "hall-kiosk", "kiosk-test-secret"
 
-DEMO = {
-    "张桂芳": ("110105194903120021", "8001"),
-    "陈德明": ("510107194509150078", "8002"),
-    "刘淑珍": ("370202195811200066", "8003"),
-    "赵国强": ("420106195006060018", "8004"),
-    "李建国": ("44010619520408003X", "8005"),
-    "王秀英": ("320102195507220041", "8006"),
-    "孙志强": ("510104197508120031", "8007"),  # under 60: not yet a senior card
-}
+# Name -> (ID number, phone last 4) of every demo citizen, read from the demo register.
+DEMO = demo_identities(path=DEMO_FILE)
 
 
 class FakeClock:
