@@ -71,6 +71,24 @@ async def test_a_wrong_key_loses_the_value_not_the_conversation(tmp_path, domain
     assert restored is not None and restored.get_slot("id_number") is None
 
 
+async def test_sqlite_keeps_its_connection_and_writes_ahead(tmp_path: Path, domain: Domain):
+    path = tmp_path / "tracker.db"
+    store = RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
+    for _ in range(3):
+        tracker = await store.get_or_create_tracker("conv-pool")
+        tracker.update(UserUttered("你好", {"name": "greet", "confidence": 1.0}))
+        await store.save(tracker)
+    # One pooled connection served every load and save (Rasa's engine opened one each).
+    assert store.engine.pool.checkedin() == 1
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    # Another reader (the PII scan, a clerk's tool) sees every committed turn.
+    assert sqlite3.connect(path).execute("select count(*) from events").fetchone()[0] >= 3
+    restored = await store.retrieve("conv-pool")
+    assert sum(isinstance(e, UserUttered) for e in restored.events) == 3
+
+
 def test_production_refuses_the_development_secret(monkeypatch):
     monkeypatch.setenv("ENV", "production")
     monkeypatch.delenv("TRACKER_SECRET", raising=False)
