@@ -140,9 +140,9 @@ def sqlite_engine(url: URL) -> Engine:
     """Rasa's SQLite engine opens a new connection for every load and save (NullPool)
     and commits in rollback-journal mode: two fsyncs per turn. Pooled connections in
     WAL mode with synchronous=NORMAL take a third less time per turn (5.2 → 3.4 ms
-    to load and save a conversation here). A commit
-    then survives a crash of Rasa; only a power cut may lose the last turns of the
-    conversations (never an application: those are in the exchange)."""
+    to load and save a conversation here). A commit then survives a crash of Rasa;
+    only a power cut may lose the last turns of the conversations (never an
+    application: those are in the exchange)."""
     engine = create_engine(
         url,
         poolclass=QueuePool,
