@@ -29,17 +29,21 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import itertools
 import json
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseSettings, Field, root_validator, validator
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy import bindparam, create_engine, event, func, select
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -64,6 +68,8 @@ class TrackerStoreSettings(BaseSettings):
     # development | test | production; production refuses the development secret.
     environment: Literal["development", "test", "production"] = Field("development", env="ENV")
     tracker_secret: str = Field(DEV_TRACKER_SECRET, env="TRACKER_SECRET")
+    # Conversations each Rasa process keeps in memory between turns (0: none).
+    tracker_cache_size: int = Field(500, ge=0, env="TRACKER_CACHE_SIZE")
 
     class Config:
         env_file = None
@@ -160,6 +166,91 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass
+class _Kept:
+    """A conversation this process loaded or saved, as the database held it then."""
+
+    tracker: DialogueStateTracker
+    newest_id: int | None  # the sender's newest event row when it was loaded or saved
+    stored: int  # how many of ``tracker.events`` are in the database
+    lent: bool  # handed out by ``retrieve`` and not saved back yet
+
+
+class TrackerCache:
+    """The trackers of the conversations this process served last, newest last.
+
+    Rasa loads a conversation from the database at every turn, replays all its
+    events into a new tracker, and before saving counts the stored events again
+    to know which are new. A conversation usually comes back to the same process,
+    so the tracker saved at the end of one turn is kept and handed out at the
+    next, if the sender's newest event row is still the one this process wrote:
+    another replica (or a clerk's tool) that added events makes it load again.
+    A kept tracker is lent to one caller at a time; a second caller (the HTTP
+    API reading a tracker mid-turn) loads its own copy from the database.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+
+    def lend(self, sender_id: str, newest_id: int | None) -> DialogueStateTracker | None:
+        kept = self._kept.get(sender_id)
+        if kept is None or kept.lent or kept.newest_id != newest_id:
+            return None
+        if len(kept.tracker.events) != kept.stored:
+            # Changed after it was saved (a turn that failed half-way): not what is stored.
+            del self._kept[sender_id]
+            return None
+        kept.lent = True
+        self._kept.move_to_end(sender_id)
+        return kept.tracker
+
+    def loaded(self, tracker: DialogueStateTracker, newest_id: int | None) -> None:
+        self._keep(_Kept(tracker, newest_id, len(tracker.events), lent=True))
+
+    def unsaved(self, tracker: DialogueStateTracker, newest_id: int | None) -> int | None:
+        """How many of the tracker's events are stored, if this is the kept tracker and
+        nobody else wrote to the conversation since; otherwise None."""
+        kept = self._kept.get(tracker.sender_id)
+        if (
+            kept is None
+            or kept.tracker is not tracker
+            or kept.newest_id != newest_id
+            or len(tracker.events) < kept.stored
+        ):
+            return None
+        return kept.stored
+
+    def saved(self, tracker: DialogueStateTracker, newest_id: int | None) -> None:
+        """Keep the tracker: it holds what the database holds for the latest session."""
+        self._keep(_Kept(tracker, newest_id, len(tracker.events), lent=False))
+
+    def forget(self, sender_id: str) -> None:
+        self._kept.pop(sender_id, None)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def _keep(self, kept: _Kept) -> None:
+        if self.size <= 0:
+            return
+        self._kept[kept.tracker.sender_id] = kept
+        self._kept.move_to_end(kept.tracker.sender_id)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+
+def _replace_events(tracker: DialogueStateTracker, stored_form: dict[int, dict]) -> None:
+    """Put the stored form of some user and bot events into the tracker, in place."""
+    for position, data in stored_form.items():
+        old, new = tracker.events[position], Event.from_parameters(data)
+        tracker.events[position] = new
+        if tracker.latest_message is old:
+            tracker.latest_message = new
+        if tracker.latest_bot_utterance is old:
+            tracker.latest_bot_utterance = new
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that stores masked text and sealed identity slots."""
 
@@ -177,37 +268,114 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker = sessionmaker(bind=self.engine)
         rasa_engine.dispose()
-        self._protector = EventProtector(fernet_for(TrackerStoreSettings().tracker_secret))
+        settings = TrackerStoreSettings()
+        self._protector = EventProtector(fernet_for(settings.tracker_secret))
+        self.cache = TrackerCache(settings.tracker_cache_size)
+        self._newest_query = select(func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == bindparam("sender_id")
+        )
+
+    def _newest_id(self, connection: Connection, sender_id: str) -> int | None:
+        # Answered from the sender_id index, on a plain connection: a few dozen
+        # microseconds, against milliseconds to load and replay the events.
+        return connection.execute(self._newest_query, {"sender_id": sender_id}).scalar()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Like ``SQLTrackerStore.save``, storing each new event in protected form."""
         await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        with self.engine.begin() as connection:
+            newest = self._newest_id(connection, sender_id)
+            stored = self.cache.unsaved(tracker, newest)
+            start = stored
+            if start is None:  # Rasa's way: count the stored events of the latest session
+                with self.sessionmaker(bind=connection) as session:
+                    start = self._event_query(
+                        session, sender_id, fetch_events_from_all_sessions=False
+                    ).count()
+            rows, masked = self._new_rows(tracker, start)
+            if rows:
+                connection.execute(self.SQLEvent.__table__.insert(), rows)
+                newest = self._newest_id(connection, sender_id)
+        if stored is None and start > 0:
+            # Not this process's tracker, or another writer came in between.
+            self.cache.forget(sender_id)
+            return
+        # The kept tracker must be what a load would give: masked text, not the raw
+        # one, and only the latest session.
+        _replace_events(tracker, masked)
+        self.cache.saved(self._latest_session(tracker), newest)
+
+    def _latest_session(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
+        events = list(tracker.events)
+        starts = [i for i, e in enumerate(events) if isinstance(e, SessionStarted)]
+        if not starts or starts[-1] == 0:
+            return tracker
+        # A session started in this turn (every conversation's first): a load would
+        # begin with it. Once per session, and a load would replay these events too.
+        return DialogueStateTracker.from_events(
+            tracker.sender_id, events[starts[-1] :], slots=self.domain.slots
+        )
+
+    def _new_rows(
+        self, tracker: DialogueStateTracker, start: int
+    ) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+        """The rows for the events from ``start`` on, and the stored form of the user
+        and bot events that protection changed, by position."""
         slots = tracker.current_slot_values()
+        rows, masked = [], {}
+        for position, item in enumerate(itertools.islice(tracker.events, start, None), start):
+            data = item.as_dict()
+            protected = self._protector.protect(data, slots)
+            if protected != data and item.type_name in ("user", "bot"):
+                masked[position] = protected
+            rows.append(
+                {
+                    "sender_id": tracker.sender_id,
+                    "type_name": item.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": data.get("parse_data", {})
+                    .get("intent", {})
+                    .get(INTENT_NAME_KEY),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(protected),
+                }
+            )
+        return rows, masked
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The latest session of the conversation: the tracker kept from this process's
+        last turn if the database has nothing newer, else loaded from the database."""
+        with self.engine.connect() as connection:
+            tracker = self.cache.lend(sender_id, self._newest_id(connection, sender_id))
+        if tracker is not None:
+            return tracker
         with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
-                data = event.as_dict()
-                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent,
-                        action_name=data.get("name"),
-                        data=json.dumps(self._protector.protect(data, slots)),
-                    )
-                )
-            session.commit()
+            rows = self._rows(session, sender_id, fetch_events_from_all_sessions=False)
+            tracker = self._tracker(sender_id, rows)
+            if tracker is None:
+                self.cache.forget(sender_id)
+            else:
+                self.cache.loaded(tracker, max(row.id for row in rows))
+        return tracker
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
         """Like ``SQLTrackerStore._retrieve``, opening the sealed slots."""
         with self.session_scope() as session:
-            rows = self._event_query(
+            rows = self._rows(
                 session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions
-            ).all()
-            events = [self._protector.restore(json.loads(row.data)) for row in rows]
+            )
+            return self._tracker(sender_id, rows)
+
+    def _rows(self, session: Any, sender_id: str, *, fetch_events_from_all_sessions: bool) -> list:
+        return self._event_query(
+            session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions
+        ).all()
+
+    def _tracker(self, sender_id: str, rows: list) -> DialogueStateTracker | None:
+        events = [self._protector.restore(json.loads(row.data)) for row in rows]
         if self.domain and events:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         return None
