@@ -38,6 +38,18 @@ def take_turn(tracker: DialogueStateTracker, text: str, answer: str = "好的") 
         tracker.update(e)
 
 
+async def conversation(
+    store: RedactingSQLTrackerStore, sender: str, *texts: str
+) -> DialogueStateTracker:
+    """A conversation with one saved turn per text, as the store hands it out after."""
+    tracker = await store.get_or_create_tracker(sender)
+    for text in texts:
+        take_turn(tracker, text)
+        await store.save(tracker)
+        tracker = await store.retrieve(sender)
+    return tracker
+
+
 def as_stored(tracker: DialogueStateTracker) -> list[dict]:
     return [e.as_dict() for e in tracker.events]
 
@@ -93,11 +105,7 @@ async def test_the_next_turn_gets_the_kept_tracker(tmp_path: Path, domain: Domai
 
 async def test_another_replica_writing_makes_it_load_again(tmp_path: Path, domain: Domain):  # noqa: F811
     a, b = sqlite_store(tmp_path / "t.db", domain), sqlite_store(tmp_path / "t.db", domain)
-    tracker = await a.get_or_create_tracker("c2")
-    for text in ("你好", "我想办社保转移"):
-        take_turn(tracker, text)
-        await a.save(tracker)
-        tracker = await a.retrieve("c2")
+    tracker = await conversation(a, "c2", "你好", "我想办社保转移")
     on_b = await b.retrieve("c2")
     take_turn(on_b, "从成都转到重庆")
     await b.save(on_b)
@@ -131,24 +139,14 @@ async def test_a_first_turn_is_kept_from_its_session_start(tmp_path: Path, domai
 
 async def test_a_kept_tracker_is_lent_to_one_caller(tmp_path: Path, domain: Domain):  # noqa: F811
     store = sqlite_store(tmp_path / "t.db", domain)
-    tracker = await store.get_or_create_tracker("c3")
-    take_turn(tracker, "你好")
-    await store.save(tracker)
-    first = await store.retrieve("c3")
+    first = await conversation(store, "c3", "你好")
     second = await store.retrieve("c3")  # e.g. the HTTP API reading it mid-turn
     assert second is not first and as_stored(second) == as_stored(first)
 
 
 async def test_a_turn_that_failed_halfway_is_not_kept(tmp_path: Path, domain: Domain):  # noqa: F811
     store = sqlite_store(tmp_path / "t.db", domain)
-    tracker = await store.get_or_create_tracker("c4")
-    take_turn(tracker, "你好")
-    await store.save(tracker)
-    tracker = await store.retrieve("c4")
-    take_turn(tracker, "我想查养老金")
-    await store.save(tracker)
-
-    failed = await store.retrieve("c4")
+    failed = await conversation(store, "c4", "你好", "我想查养老金")
     failed.update(UserUttered("没存下的话", {"name": "inform", "confidence": 1.0}))
     # The turn raised before saving; the same process answers the next message.
     store.cache._kept["c4"].lent = False
@@ -160,10 +158,7 @@ async def test_a_turn_that_failed_halfway_is_not_kept(tmp_path: Path, domain: Do
 
 async def test_the_kept_tracker_holds_what_the_database_holds(tmp_path: Path, domain: Domain):  # noqa: F811
     store = sqlite_store(tmp_path / "t.db", domain)
-    tracker = await store.get_or_create_tracker("c5")
-    take_turn(tracker, "你好")
-    await store.save(tracker)
-    tracker = await store.retrieve("c5")
+    tracker = await conversation(store, "c5", "你好")
     take_turn(tracker, f"身份证{ID}", answer=f"我核对一下。身份证{ID}，对吗？")
     tracker.update(SlotSet("id_number", ID))
     await store.save(tracker)
@@ -183,13 +178,8 @@ async def test_the_cache_has_a_size(tmp_path: Path, domain: Domain, monkeypatch)
         monkeypatch.setenv("TRACKER_CACHE_SIZE", str(size))
         store = sqlite_store(tmp_path / f"t{size}.db", domain)
         for sender in ("c6", "c7"):
-            tracker = await store.get_or_create_tracker(sender)
-            take_turn(tracker, "你好")
-            await store.save(tracker)
-            tracker = await store.retrieve(sender)
-            take_turn(tracker, "谢谢")
-            await store.save(tracker)
-            assert await in_database(store, sender) == as_stored(await store.retrieve(sender))
+            tracker = await conversation(store, sender, "你好", "谢谢")
+            assert await in_database(store, sender) == as_stored(tracker)
         assert len(store.cache) == kept
 
 
