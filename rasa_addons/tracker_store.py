@@ -304,17 +304,21 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         # The kept tracker must be what a load would give: masked text, not the raw
         # one, and only the latest session.
         _replace_events(tracker, masked)
-        self.cache.saved(self._latest_session(tracker), newest)
+        self.cache.saved(self._latest_session(tracker, new_from=start), newest)
 
-    def _latest_session(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
-        events = list(tracker.events)
-        starts = [i for i, e in enumerate(events) if isinstance(e, SessionStarted)]
-        if not starts or starts[-1] == 0:
+    def _latest_session(
+        self, tracker: DialogueStateTracker, *, new_from: int
+    ) -> DialogueStateTracker:
+        """The tracker from its latest ``SessionStarted`` on. Only the events saved just
+        now need a look: a loaded or kept tracker already begins with its session."""
+        new = itertools.islice(tracker.events, max(new_from, 1), None)
+        starts = [i for i, e in enumerate(new, max(new_from, 1)) if isinstance(e, SessionStarted)]
+        if not starts:
             return tracker
         # A session started in this turn (every conversation's first): a load would
         # begin with it. Once per session, and a load would replay these events too.
         return DialogueStateTracker.from_events(
-            tracker.sender_id, events[starts[-1] :], slots=self.domain.slots
+            tracker.sender_id, list(tracker.events)[starts[-1] :], slots=self.domain.slots
         )
 
     def _new_rows(
