@@ -8,7 +8,7 @@
   its output is kept in var/test-logs/ for post-mortems.
 * ``prod_stack``: the production profile as `make run-prod` starts it
   (``python -m scripts.prod``: PostgreSQL tracker store, Redis lock store, 2 Rasa
-  replicas and 2 action servers behind round-robin proxies), in schemas and a
+  replicas and 2 action servers behind proxies), in schemas and a
   Redis key prefix of its own that are removed afterwards.
 * ``running_stack``: a Rasa server that is already running (``--rasa-url``).
 
@@ -187,8 +187,8 @@ def prod_stack(work: Path) -> Iterator[Stack]:
                 description=(
                     f"production profile (`make run-prod`): PostgreSQL tracker store, Redis lock "
                     f"store, {env['RASA_REPLICAS']} Rasa replicas and {env['ACTIONS_REPLICAS']} "
-                    "action servers behind round-robin proxies (scripts/proxy.py), exchange on "
-                    "PostgreSQL"
+                    f"action servers behind proxies (scripts/proxy.py, Rasa routed by "
+                    f"{env['RASA_ROUTING']}), exchange on PostgreSQL"
                 ),
                 env={**env, "BENCH_VOICE_MODEL": model_name},
                 processes={"run-prod (honcho and all its processes)": service.process.pid}

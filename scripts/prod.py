@@ -5,7 +5,7 @@
 
 What it starts (Procfile.prod): the exchange on PostgreSQL; RASA_REPLICAS Rasa
 servers sharing conversations in PostgreSQL and their locks in Redis
-(bot/endpoints.prod.yml); ACTIONS_REPLICAS action servers; a round-robin proxy
+(bot/endpoints.prod.yml); ACTIONS_REPLICAS action servers; a proxy
 (scripts/proxy.py) in front of each replicated service, on RASA_PORT and
 ACTIONS_PORT, where the gateway and Rasa look for them; the gateway and phone line.
 
@@ -36,7 +36,7 @@ from sqlalchemy.util import deprecations
 
 from scripts import run as default_profile
 from scripts import stack
-from scripts.proxy import HEALTH_PATH
+from scripts.proxy import HEALTH_PATH, ROUTINGS
 from scripts.run import port_open, supervise
 
 ROOT = stack.ROOT
@@ -73,6 +73,11 @@ def check_settings(env: Mapping[str, str], databases: Sequence[str] = DATABASES)
                 f"{name}={env.get(name)!r} is not a usable schema name: "
                 "use lowercase letters, digits and underscores."
             )
+    if env.get("RASA_ROUTING") not in ROUTINGS:
+        problems.append(
+            f"RASA_ROUTING={env.get('RASA_ROUTING')!r} is not a way to route: "
+            f"set it to {' or '.join(ROUTINGS)}."
+        )
     if not env.get("LOCK_KEY_PREFIX", "").isalnum():
         # Rasa would silently fall back to its default prefix and share keys with others.
         problems.append(

@@ -1,12 +1,20 @@
-"""A small round-robin HTTP reverse proxy for the production profile (`make run-prod`).
+"""A small HTTP reverse proxy for the production profile (`make run-prod`).
 
 Rasa's endpoints take one action-server URL and the gateway one Rasa URL, so each
 replicated service sits behind one of these:
 
-    python -m scripts.proxy --name rasa --port 5005 \\
+    python -m scripts.proxy --name rasa --port 5005 --route conversation \\
         --backends http://127.0.0.1:5006,http://127.0.0.1:5007 --health-path /
 
-* Requests go to the healthy backends in turn. Each backend's health URL is
+* ``--route round-robin`` (the default) sends requests to the healthy backends in
+  turn. ``--route conversation`` sends every request of one conversation to the
+  same healthy backend, where that Rasa replica still holds the conversation
+  (rasa_addons.tracker_store.TrackerCache) and need not load it from PostgreSQL.
+  The conversation is the sender of a channel message (``{"sender": ...}`` posted
+  to ``/webhooks/...``) or the id in ``/conversations/<id>/...``; a request without
+  one takes turns. Backends are ranked per conversation by rendezvous hashing, so
+  when one goes down only its own conversations move, each to its next backend,
+  and they come back when it does. Each backend's health URL is
   checked every ``--health-interval`` seconds; a backend that refuses a connection,
   or fails two checks in a row (one slow answer from a busy Rasa is no reason to
   drop it), is skipped until it answers again.
@@ -28,10 +36,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
+import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -51,6 +64,9 @@ HOP_BY_HOP = frozenset(
     }
 )  # fmt: skip
 HEALTH_PATH = "/_proxy/health"
+Routing = Literal["round-robin", "conversation"]
+ROUTINGS: tuple[Routing, ...] = ("round-robin", "conversation")
+CONVERSATION_PATH = re.compile(rb"^/conversations/([^/?]+)")
 
 
 @dataclass
@@ -80,14 +96,40 @@ FAILED_CHECKS_FOR_DOWN = 2
 HEALTH_TIMEOUT = 2.0
 
 
-class RoundRobinProxy:
-    """Holds the backends, picks the next one, forwards requests, checks health."""
+def conversation_of(raw_path: bytes, method: str, body: bytes) -> str | None:
+    """The conversation a request belongs to, if it names one."""
+    match = CONVERSATION_PATH.match(raw_path)
+    if match:
+        return unquote(match.group(1).decode("latin-1"))
+    if method != "POST" or not raw_path.startswith(b"/webhooks/"):
+        return None
+    try:
+        sender = json.loads(body).get("sender")
+    # Not JSON, not UTF-8, nested too deep, not an object: Rasa will say what is wrong.
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    return sender if isinstance(sender, str) and sender else None
+
+
+def rank(conversation: str, urls: Sequence[str]) -> list[int]:
+    """Indexes of ``urls`` from the one this conversation goes to first (rendezvous hashing)."""
+
+    def weight(index: int) -> bytes:
+        key = f"{conversation}\x00{urls[index]}".encode()
+        return hashlib.blake2b(key, digest_size=8).digest()
+
+    return sorted(range(len(urls)), key=weight, reverse=True)
+
+
+class Proxy:
+    """Holds the backends, picks one per request, forwards requests, checks health."""
 
     def __init__(
         self,
         backends: Sequence[str],
         *,
         name: str = "proxy",
+        routing: Routing = "round-robin",
         health_path: str = "/health",
         health_interval: float = 2.0,
         timeout: float = 120.0,
@@ -95,7 +137,10 @@ class RoundRobinProxy:
     ) -> None:
         if not backends:
             raise ValueError("at least one backend is needed")
+        if routing not in ROUTINGS:
+            raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, not {routing!r}")
         self.name = name
+        self.routing = routing
         self.backends = [Backend(url.rstrip("/")) for url in backends]
         self.health_path = health_path
         self.health_interval = health_interval
@@ -103,15 +148,20 @@ class RoundRobinProxy:
         self._turn = itertools.count()
         self._client: httpx.AsyncClient | None = None
 
-    def order(self) -> list[Backend]:
-        """This request's backends: the healthy ones from the next in turn, then the rest.
+    def order(self, conversation: str | None = None) -> list[Backend]:
+        """This request's backends: the healthy ones first, then the rest.
 
-        Backends marked down are still tried last, so a request is not refused
-        because a health check was a moment out of date.
+        The healthy ones come in the conversation's own order when routing by
+        conversation, otherwise from the next in turn. Backends marked down are
+        still tried last, so a request is not refused because a health check was
+        a moment out of date.
         """
-        start = next(self._turn) % len(self.backends)
-        rotated = self.backends[start:] + self.backends[:start]
-        return [b for b in rotated if b.alive] + [b for b in rotated if not b.alive]
+        if conversation is not None and self.routing == "conversation":
+            ranked = [self.backends[i] for i in rank(conversation, [b.url for b in self.backends])]
+        else:
+            start = next(self._turn) % len(self.backends)
+            ranked = self.backends[start:] + self.backends[:start]
+        return [b for b in ranked if b.alive] + [b for b in ranked if not b.alive]
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -162,7 +212,10 @@ class RoundRobinProxy:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
         path = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
-        for backend in self.order():
+        conversation = (
+            conversation_of(raw_path, method, body) if self.routing == "conversation" else None
+        )
+        for backend in self.order(conversation):
             outgoing = self._client.build_request(
                 method, backend.url + path, headers=headers, content=body
             )
@@ -229,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--backends", required=True, help="comma-separated base URLs")
+    parser.add_argument(
+        "--route",
+        choices=ROUTINGS,
+        default="round-robin",
+        help="round-robin, or keep each conversation on one backend",
+    )
     parser.add_argument("--health-path", default="/health")
     parser.add_argument("--health-interval", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
@@ -239,14 +298,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     backends = [url.strip() for url in args.backends.split(",") if url.strip()]
-    proxy = RoundRobinProxy(
+    proxy = Proxy(
         backends,
         name=args.name,
+        routing=args.route,
         health_path=args.health_path,
         health_interval=args.health_interval,
         timeout=args.timeout,
     )
-    logger.info("%s proxy on http://%s:%s -> %s", args.name, args.host, args.port, backends)
+    logger.info(
+        "%s proxy on http://%s:%s -> %s (%s)", args.name, args.host, args.port, backends, args.route
+    )
     # ws="none": no WebSockets here, and uvicorn's auto-detection trips on Rasa's old pin.
     uvicorn.run(
         proxy.app(), host=args.host, port=args.port, ws="none", access_log=False,

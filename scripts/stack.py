@@ -76,13 +76,15 @@ def environment(
 
 # The production profile (`make run-prod`, scripts/prod.py, deploy/k8s): the same
 # processes, with conversations and the exchange in PostgreSQL, Rasa's lock in Redis,
-# and Rasa and the action server replicated behind round-robin proxies (scripts/proxy.py)
+# and Rasa and the action server replicated behind proxies (scripts/proxy.py)
 # that listen on RASA_PORT and ACTIONS_PORT. Replica i (from 0) listens on
 # RASA_REPLICA_PORT + i (default RASA_PORT + 1), and the same for the action server.
 PROD_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PROD_DEFAULTS = {
     "RASA_REPLICAS": "2",
     "ACTIONS_REPLICAS": "2",
+    # How the Rasa proxy picks a replica (scripts/proxy.py --route).
+    "RASA_ROUTING": "conversation",
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": "6379",
     "REDIS_DB": "1",

@@ -130,6 +130,9 @@ def prod_stack(
     names = Isolation()
     env = prod_env(names, pg_url, tmp_path_factory.mktemp("prod-var"))
     env["RASA_MODEL"] = str(trained_model)
+    # Turns alternate between the replicas: the hardest case for shared conversations.
+    # (Routing by conversation: test_make_run_prod.py, test_replica_faults.py, test_proxy.py.)
+    env["RASA_ROUTING"] = "round-robin"
     # Every variable the profile reads is set here, so a developer's .env changes nothing.
     try:
         with run_prod(env, name="run-prod") as service:

@@ -43,9 +43,14 @@ def test_make_run_prod_starts_everything_and_ctrl_c_stops_it(
         wait_for_backends(f"http://127.0.0.1:{env['ACTIONS_PORT']}", 2, timeout=60)
         assert httpx.get(f"{gateway}/health", timeout=5).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{env['EXCHANGE_PORT']}/health").status_code == 200
-        message = {"sender": "make-run-prod", "message": "你好"}
-        reply = httpx.post(f"{env['RASA_URL']}/webhooks/rest/webhook", json=message, timeout=120)
-        assert reply.status_code == 200 and reply.json(), reply.text
+        replicas = set()
+        for text in ("你好", "成都的办事大厅在哪里", "都可以"):
+            message = {"sender": "make-run-prod", "message": text}
+            url = f"{env['RASA_URL']}/webhooks/rest/webhook"
+            reply = httpx.post(url, json=message, timeout=120)
+            assert reply.status_code == 200 and reply.json(), reply.text
+            replicas.add(reply.headers["x-backend"])
+        assert len(replicas) == 1  # RASA_ROUTING=conversation: the replica that holds it
         assert port_open(int(env["PHONE_PORT"]))
         running = processes_with("LOCK_KEY_PREFIX", isolation.key_prefix)
         assert sum("/bin/rasa run " in cmd for cmd in running) == 2, running  # not the shells

@@ -107,8 +107,10 @@ def test_a_sqlite_url_is_refused_before_connecting(env):
 def test_settings_rasa_would_ignore_silently_are_refused(env):
     env["LOCK_KEY_PREFIX"] = "my-app"  # Rasa would fall back to the shared default prefix
     env["RASA_REPLICAS"] = "two"
+    env["RASA_ROUTING"] = "sticky"
     assert prod.preflight(env) == [
         "RASA_REPLICAS='two' is not a number of copies: set it to 1 or more.",
+        "RASA_ROUTING='sticky' is not a way to route: set it to round-robin or conversation.",
         "LOCK_KEY_PREFIX='my-app' must be letters and digits only.",
     ]
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from scripts.proxy import conversation_of, rank
 from tests.support.processes import PYTHON, Service, free_port
 
 
@@ -16,10 +17,13 @@ def backend(name: str) -> Service:
     return Service(f"echo-{name}", [PYTHON, "-m", "tests.prod.echo_backend", str(port), name], port)
 
 
-def proxy(backends: list[str], *, health_interval: float = 0.5) -> Service:
+def proxy(
+    backends: list[str], *, health_interval: float = 0.5, route: str = "round-robin"
+) -> Service:
     port = free_port()
     args = [PYTHON, "-m", "scripts.proxy", "--name", "echo", "--port", str(port), "--backends",
-            ",".join(backends), "--health-interval", str(health_interval)]  # fmt: skip
+            ",".join(backends), "--health-interval", str(health_interval),
+            "--route", route]  # fmt: skip
     return Service(f"proxy-{port}", args, port, health_path=None)
 
 
@@ -102,6 +106,75 @@ def test_no_backend_left_is_a_clear_503():
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["detail"] == "no echo backend is reachable"
         wait_until(lambda: httpx.get(f"{front.url}/_proxy/health").status_code == 503)
+
+
+# ------------------------------------------------------------- routing by conversation
+
+
+def test_the_conversation_is_read_from_the_path_or_the_message():
+    assert conversation_of(b"/conversations/kiosk:1%20a/tracker", "GET", b"") == "kiosk:1 a"
+    message = '{"sender": "web:张", "message": "你好"}'.encode()
+    assert conversation_of(b"/webhooks/rest/webhook", "POST", message) == "web:张"
+    # Nothing to go by: the request takes turns (and Rasa answers what it makes of it).
+    for path, method, body in [
+        (b"/webhooks/rest/webhook", "POST", b"not json"),
+        (b"/webhooks/rest/webhook", "POST", b"[1, 2]"),
+        (b"/webhooks/rest/webhook", "POST", b'{"sender": "\xff"}'),
+        (b"/webhooks/rest/webhook", "POST", b"[" * 100_000),
+        (b"/webhooks/rest/webhook", "POST", b'{"sender": 7}'),
+        (b"/webhooks/rest/webhook", "POST", b'{"sender": ""}'),
+        (b"/webhooks/rest/webhook", "POST", b'{"message": "hi"}'),
+        (b"/model/parse", "POST", message),
+        (b"/", "GET", b""),
+    ]:
+        assert conversation_of(path, method, body) is None, (path, body)
+
+
+def test_a_lost_backend_moves_only_its_own_conversations():
+    urls = [f"http://127.0.0.1:{port}" for port in (5006, 5007, 5008)]
+    conversations = [f"web:{n}" for n in range(300)]
+    first = {c: rank(c, urls)[0] for c in conversations}
+    assert {first[c] for c in conversations} == {0, 1, 2}
+    assert max(list(first.values()).count(i) for i in range(3)) < 140  # roughly even
+    assert rank("web:1", urls) == rank("web:1", urls)  # the same in every process
+    without_last = urls[:2]
+    for c in conversations:
+        if first[c] != 2:
+            assert rank(c, without_last)[0] == first[c]
+
+
+def test_each_conversation_stays_on_one_backend_while_it_is_up():
+    with backend("a") as a, backend("b") as b, backend("c") as c:
+        urls = [a.url, b.url, c.url]
+        names = {a.url: "a", b.url: "b", c.url: "c"}
+        with proxy(urls, route="conversation", health_interval=0.3) as front:
+
+            def turns(sender: str) -> set[str]:
+                said = [
+                    httpx.post(
+                        f"{front.url}/webhooks/rest/webhook",
+                        json={"sender": sender, "message": str(n)},
+                    ).json()["name"]
+                    for n in range(3)
+                ]
+                read = httpx.get(f"{front.url}/conversations/{sender}/tracker").json()["name"]
+                return {*said, read}
+
+            senders = [f"kiosk:{n}" for n in range(12)]
+            home = {s: names[urls[rank(s, urls)[0]]] for s in senders}
+            assert {s: turns(s) for s in senders} == {s: {home[s]} for s in senders}
+            assert set(home.values()) == {"a", "b", "c"}
+
+            # c goes away: only its conversations move, each to its next backend ...
+            c.stop()
+            wait_until(lambda: len(httpx.get(f"{front.url}/_proxy/health").json()["up"]) == 2)
+            for s in senders:
+                expected = home[s] if home[s] != "c" else names[urls[rank(s, urls)[1]]]
+                assert turns(s) == {expected}, s
+            # ... and they come back when it does.
+            c.start()
+            wait_until(lambda: len(httpx.get(f"{front.url}/_proxy/health").json()["up"]) == 3)
+            assert {s: turns(s) for s in senders} == {s: {home[s]} for s in senders}
 
 
 def wait_until(condition, timeout: float = 10) -> None:

@@ -1,4 +1,4 @@
-"""The production profile end to end: two Rasa replicas behind the round-robin proxy,
+"""The production profile end to end: two Rasa replicas behind the proxy (taking turns),
 two action servers behind theirs, conversations in PostgreSQL, locks in Redis.
 
 Everything is real: `python -m scripts.prod` starts the stack (tests/prod/conftest.py),
@@ -42,11 +42,12 @@ class ProxyChat:
         self.backends.append(response.headers["x-backend"])
         return "\n".join(m.get("text", "") for m in response.json())
 
-    def slot(self, name: str) -> Any:
+    def slot(self, name: str, *, replica: str | None = None) -> Any:
         # Read from one replica directly: the proxy's turn order stays say-only, and the
         # other replica's writes must be visible here through PostgreSQL.
+        replica = replica or self.stack.replica_urls[0]
         response = httpx.get(
-            f"{self.stack.replica_urls[0]}/conversations/{self.sender}/tracker",
+            f"{replica}/conversations/{self.sender}/tracker",
             params={"token": self.stack.env["RASA_TOKEN"]},
             timeout=60,
         )

@@ -4,7 +4,7 @@ A run gets PostgreSQL schemas and a Redis lock-key prefix of its own
 (``RunNames``) and removes them again afterwards (``remove_run``), so runs never
 see each other's conversations, applications or locks. Replicas take runs of
 neighbouring free ports, and a production stack counts as up only when its
-round-robin proxies (scripts/proxy.py) see every backend healthy.
+proxies (scripts/proxy.py) see every backend healthy.
 
 bench/stack.py imports this module outside pytest too.
 """
