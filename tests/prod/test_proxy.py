@@ -112,20 +112,20 @@ def test_no_backend_left_is_a_clear_503():
 
 
 def test_the_conversation_is_read_from_the_path_or_the_message():
-    assert conversation_of(b"/conversations/kiosk:1%20a/tracker", "GET", b"") == "kiosk:1 a"
+    assert conversation_of("/conversations/kiosk:1%20a/tracker", "GET", b"") == "kiosk:1 a"
     message = '{"sender": "web:张", "message": "你好"}'.encode()
-    assert conversation_of(b"/webhooks/rest/webhook", "POST", message) == "web:张"
+    assert conversation_of("/webhooks/rest/webhook", "POST", message) == "web:张"
     # Nothing to go by: the request takes turns (and Rasa answers what it makes of it).
     for path, method, body in [
-        (b"/webhooks/rest/webhook", "POST", b"not json"),
-        (b"/webhooks/rest/webhook", "POST", b"[1, 2]"),
-        (b"/webhooks/rest/webhook", "POST", b'{"sender": "\xff"}'),
-        (b"/webhooks/rest/webhook", "POST", b"[" * 100_000),
-        (b"/webhooks/rest/webhook", "POST", b'{"sender": 7}'),
-        (b"/webhooks/rest/webhook", "POST", b'{"sender": ""}'),
-        (b"/webhooks/rest/webhook", "POST", b'{"message": "hi"}'),
-        (b"/model/parse", "POST", message),
-        (b"/", "GET", b""),
+        ("/webhooks/rest/webhook", "POST", b"not json"),
+        ("/webhooks/rest/webhook", "POST", b"[1, 2]"),
+        ("/webhooks/rest/webhook", "POST", b'{"sender": "\xff"}'),
+        ("/webhooks/rest/webhook", "POST", b"[" * 100_000),
+        ("/webhooks/rest/webhook", "POST", b'{"sender": 7}'),
+        ("/webhooks/rest/webhook", "POST", b'{"sender": ""}'),
+        ("/webhooks/rest/webhook", "POST", b'{"message": "hi"}'),
+        ("/model/parse", "POST", message),
+        ("/", "GET", b""),
     ]:
         assert conversation_of(path, method, body) is None, (path, body)
 
