@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bench"
 
@@ -123,8 +125,6 @@ def os_name() -> str:
 
 
 def machine() -> str:
-    import psutil
-
     memory = psutil.virtual_memory().total / 2**30
     physical = psutil.cpu_count(logical=False)
     cores = f"{os.cpu_count()} cores" + (
@@ -185,3 +185,22 @@ def write(path: Path, lines: list[str]) -> Path:
 
 def say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def describe(process: psutil.Process) -> str:
+    """A short name for a process: the module of `python -m X`, else the program."""
+    try:
+        command = process.cmdline()
+    except (psutil.AccessDenied, psutil.ZombieProcess):
+        return process.name()
+    if "-m" in command[:-1]:
+        return command[command.index("-m") + 1]
+    if "-c" in command[:-1] and "multiprocessing" in " ".join(command):
+        return "multiprocessing worker"
+    if len(command) > 1 and Path(command[0]).name.startswith("python"):
+        if not command[1].startswith("-"):  # a script such as .venv/bin/rasa
+            return Path(command[1]).name
+    return Path(command[0]).name if command else process.name()

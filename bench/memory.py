@@ -45,19 +45,6 @@ class TreeMemory:
     members: list[tuple[str, int]] = field(default_factory=list)  # (what, RSS) per process
 
 
-def describe(process: psutil.Process) -> str:
-    """A short name for a process: the module of `python -m X`, else the program."""
-    try:
-        command = process.cmdline()
-    except (psutil.AccessDenied, psutil.ZombieProcess):
-        return process.name()
-    if "-m" in command[:-1]:
-        return command[command.index("-m") + 1]
-    if "-c" in command[:-1] and "multiprocessing" in " ".join(command):
-        return "multiprocessing worker"
-    return Path(command[0]).name if command else process.name()
-
-
 def tree_memory(name: str, pid: int) -> TreeMemory:
     """RSS and PSS of a process and all its descendants (gone ones are skipped)."""
     root = psutil.Process(pid)
@@ -75,7 +62,7 @@ def tree_memory(name: str, pid: int) -> TreeMemory:
                     one = process.memory_info().rss
             else:
                 one = process.memory_info().rss
-            members.append((describe(process), one))
+            members.append((common.describe(process), one))
             rss += one
         except psutil.NoSuchProcess:
             continue

@@ -19,8 +19,10 @@ A conversation whose last reply lacks what the script expects is counted apart
 
 The stack is started here on free ports (`make run`'s processes, with the demo
 data) unless ``--rasa-url`` names a running Rasa. ``--profile prod`` measures the
-production profile (`make run-prod`) the same way. One extra run with the Rasa
-server under pyinstrument says where the time goes (``--no-where``: skip it).
+production profile (`make run-prod`) the same way. Extra runs say where the time
+goes (``--no-where``: skip them): one reads the CPU time of every process of the
+stack around it (bench/cpu.py), one (default profile) samples the Rasa server
+with pyinstrument.
 Numbers depend on the machine and its load: run it on a quiet machine.
 """
 
@@ -45,6 +47,7 @@ from pathlib import Path
 import httpx
 
 from bench import common, hotspots
+from bench import cpu as cpu_share
 from bench.common import Headline, Report, ms, percentile, table
 from bench.stack import Stack, default_stack, prod_stack, prod_unavailable
 from bench.stack import running_stack as running
@@ -356,6 +359,7 @@ class ProfileRun:
     description: str
     levels: list[LevelResult] = field(default_factory=list)
     where: WhereResult | None = None
+    cpu: cpu_share.CpuResult | None = None
     skipped: str | None = None  # why it was not measured
 
 
@@ -551,6 +555,8 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
         samples = [s for lv in run.levels for s in lv.error_samples]
         if samples:
             lines += ["First errors seen:", "", *(f"- {s}" for s in samples[:10]), ""]
+        if run.cpu:
+            lines += [f"### CPU by process ({title.lower()})", "", *cpu_share.section(run.cpu)]
         if run.where:
             lines += [f"### Where the time goes ({title.lower()})", "", *where_section(run.where)]
     lines += ["## Against the targets", ""]
@@ -573,6 +579,7 @@ def write(runs: Sequence[ProfileRun], *, duration: float, started: float) -> Rep
                     "skipped": run.skipped,
                     "levels": [lv.summary() for lv in run.levels],
                     "where": asdict(run.where.hotspots) if run.where else None,
+                    "cpu": asdict(run.cpu) if run.cpu else None,
                 }
                 for run in runs
             },
@@ -603,12 +610,16 @@ def run_default(
 ) -> ProfileRun:
     run = ProfileRun("default", stack.description)
     run.levels = measure(stack.rasa_url, levels, duration)
+    if where_users:
+        run.cpu = cpu_by_process(stack, users=where_users, duration=where_duration)
     if where_users and stack.profile_path:
         run.where = where_the_time_goes(stack, users=where_users, duration=where_duration)
     return run
 
 
-def run_prod(work: Path, *, levels: Sequence[int], duration: float) -> ProfileRun:
+def run_prod(
+    work: Path, *, levels: Sequence[int], duration: float, where_users: int | None
+) -> ProfileRun:
     why = prod_unavailable()
     if why:
         return ProfileRun("prod", "production profile (`make run-prod`)", skipped=why)
@@ -616,7 +627,18 @@ def run_prod(work: Path, *, levels: Sequence[int], duration: float) -> ProfileRu
     with prod_stack(work) as stack:
         run = ProfileRun("prod", stack.description)
         run.levels = measure(stack.rasa_url, levels, duration)
+        if where_users:
+            run.cpu = cpu_by_process(stack, users=where_users, duration=duration)
     return run
+
+
+def cpu_by_process(stack: Stack, *, users: int, duration: float) -> cpu_share.CpuResult:
+    common.say(f"{users} user(s) for {duration:.0f} s, CPU time of each process read around it")
+    return cpu_share.measure(
+        stack.processes,
+        lambda: asyncio.run(run_level(stack.rasa_url, users, duration, timeout=30.0)),
+        users=users,
+    )
 
 
 def main() -> None:
@@ -659,7 +681,12 @@ def main() -> None:
                     )
                 )  # fmt: skip
         if args.profile in ("prod", "both") and not args.rasa_url:
-            runs.append(run_prod(work / "prod", levels=levels, duration=args.duration))
+            runs.append(
+                run_prod(
+                    work / "prod", levels=levels, duration=args.duration,
+                    where_users=None if args.no_where else args.where_users,
+                )
+            )  # fmt: skip
     write(runs, duration=args.duration, started=started)
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bench import common, hotspots, memory, nlu_baseline, text
+from bench import common, cpu, hotspots, memory, nlu_baseline, text
 from bench.text import LevelResult, ProfileRun, TurnResult
 
 # ---------------------------------------------------------------- percentiles
@@ -403,3 +405,38 @@ def test_the_load_at_the_start_is_kept_from_the_first_reading(monkeypatch):
     assert common.load_at_start() == 0.5
     assert "load average 0.5 at the start, 3.0 when written" in common.machine()
     common.load_at_start.cache_clear()
+
+
+# ---------------------------------------------------------------- CPU by process
+
+
+def test_cpu_difference_adds_up_per_kind_and_drops_idle_ones():
+    before = {("rasa", 1): 10.0, ("rasa", 2): 20.0, ("sh", 3): 0.01, ("actions", 4): 1.0}
+    after = {
+        ("rasa", 1): 14.0,
+        ("rasa", 2): 23.5,
+        ("sh", 3): 0.02,  # honcho's shell: next to nothing, left out
+        ("actions", 4): 2.0,
+        ("actions", 5): 0.5,  # started in between: counts from zero
+    }
+    assert cpu.difference(before, after) == [("rasa", 2, 7.5), ("actions", 2, 1.5)]
+
+
+def test_cpu_of_the_load_generator_and_its_section():
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as child:
+
+        def level() -> LevelResult:
+            sum(range(20_000_000))  # the load generator's own work
+            return LevelResult(users=1, seconds=1.0, turns=[TurnResult("a", 0.1)] * 4)
+
+        try:
+            result = cpu.measure({"child": child.pid}, level, users=1)
+        finally:
+            child.kill()
+    mine = {name: seconds for name, _, seconds in result.by_kind}
+    assert mine[cpu.LOAD_GENERATOR] > 0.05
+    assert "python" not in mine  # asleep: next to nothing
+    assert result.turns == 4
+    lines = "\n".join(cpu.section(result))
+    assert "| process | processes | CPU | of one core | CPU per turn |" in lines
+    assert "(4 good turns" in lines
