@@ -71,7 +71,8 @@ HEALTH_PATH = "/_proxy/health"
 Routing = Literal["round-robin", "conversation"]
 ROUTINGS: tuple[Routing, ...] = ("round-robin", "conversation")
 CONVERSATION_PATH = re.compile(r"^/conversations/([^/?]+)")
-MAX_BODY = 64 * 1024 * 1024  # the backends decide what is too big, and say so
+# Far above any message or conversation; below that the backends decide what is too big.
+MAX_BODY = 64 * 1024 * 1024
 
 
 @dataclass
@@ -227,7 +228,10 @@ class Proxy:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         assert self._client is not None
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return problem(413, f"the request is larger than {MAX_BODY // 2**20} MiB")
         headers = CIMultiDict(
             (k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
         )
@@ -284,7 +288,10 @@ def relay(upstream: aiohttp.ClientResponse, content: bytes, backend: Backend) ->
 
 
 def problem(status: int, detail: str) -> web.Response:
-    titles = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+    titles = {
+        413: "Content Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
+        504: "Gateway Timeout",
+    }  # fmt: skip
     body = {"type": "about:blank", "title": titles[status], "status": status, "detail": detail}
     return web.Response(
         body=json.dumps(body).encode(), status=status, content_type="application/problem+json"

@@ -27,7 +27,8 @@ def main() -> None:
 
         def answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
+            # surrogateescape: bytes that are not UTF-8 come back as they were sent.
+            body = self.rfile.read(length).decode("utf-8", "surrogateescape") if length else ""
             if self.path == "/count":
                 payload = {"name": name, "seen": seen}
             else:

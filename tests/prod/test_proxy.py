@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from scripts.proxy import conversation_of, rank
+from scripts.proxy import MAX_BODY, conversation_of, rank
 from tests.support.processes import PYTHON, Service, free_port
 
 
@@ -96,6 +96,23 @@ def test_a_read_that_failed_midway_is_tried_on_the_next_backend(two):
         response = httpx.get(f"{front.url}/hang-up")
         assert response.status_code == 503  # both hung up
         assert seen(a) == seen(b) == ["GET /hang-up"]
+
+
+def test_a_body_too_large_for_the_proxy_is_a_clear_413(two):
+    a, b = two
+    with proxy([a.url, b.url], route="conversation") as front:
+        response = httpx.post(
+            f"{front.url}/webhooks/rest/webhook", content=b"x" * (MAX_BODY + 1), timeout=60
+        )
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"] == "the request is larger than 64 MiB"
+        assert seen(a) == seen(b) == []
+        # Odd bodies are the backends' business: passed on as they are.
+        for body in [b"\xff\xfe not UTF-8", b"[" * 100_000, "😀\x00<script>".encode()]:
+            answer = httpx.post(f"{front.url}/webhooks/rest/webhook", content=body)
+            assert answer.status_code == 200
+            assert answer.json()["body"].encode("utf-8", "surrogateescape") == body
 
 
 def test_no_backend_left_is_a_clear_503():
