@@ -91,13 +91,19 @@ def stack_benchmarks(args: argparse.Namespace, work: Path) -> list[Report]:
                     )
                 )
                 if not args.no_where:
+                    run.cpu = text.cpu_by_process(stack, users=10, duration=where_duration)
                     run.where = text.where_the_time_goes(stack, users=10, duration=where_duration)
                 runs.append(run)
         if want_memory:
             reports.append(memory.write(mem, started=started))
     if want_text and args.profile in ("prod", "both"):
         try:
-            runs.append(text.run_prod(work / "prod", levels=levels, duration=duration))
+            runs.append(
+                text.run_prod(
+                    work / "prod", levels=levels, duration=duration,
+                    where_users=None if args.no_where else 10,
+                )
+            )  # fmt: skip
         except Exception as error:  # noqa: BLE001 - the default profile's numbers still count
             traceback.print_exc()
             why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
