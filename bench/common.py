@@ -96,7 +96,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     return lines
 
 
-def verdict(met: bool | None) -> str:
+def verdict(met: bool | None, target: str = "-") -> str:
+    """Met or not; a value without a target (``target=""``) needs no verdict."""
+    if met is None and not target:
+        return ""
     return {True: "met", False: "**not met**", None: "not measured"}[met]
 
 

@@ -562,7 +562,7 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
     lines += ["## Against the targets", ""]
     lines += table(
         ["measure", "value", "target", "verdict"],
-        [[h.measure, h.value, h.target, common.verdict(h.met)] for h in headlines(runs)],
+        [[h.measure, h.value, h.target, common.verdict(h.met, h.target)] for h in headlines(runs)],
     )
     return lines
 

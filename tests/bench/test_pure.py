@@ -159,6 +159,8 @@ def test_render_shows_levels_steps_targets_and_context():
     assert "56 turns/s" in report  # the stock-Rasa context line
     assert "## Against the targets" in report
     assert "≤ 300 ms" in report
+    # Throughput of the default profile has no target: a number, no verdict.
+    assert "| text turns/s (default profile, best level) | 0.2 (1 users) |  |  |" in report
 
 
 # ---------------------------------------------------------------- where the time goes
