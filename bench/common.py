@@ -36,7 +36,10 @@ class Headline:
 
     @property
     def verdict(self) -> str:
-        return {True: "met", False: "**not met**", None: ""}[self.met]
+        """Met or not; a value without a target needs no verdict."""
+        if self.met is None:
+            return "not measured" if self.target else ""
+        return "met" if self.met else "**not met**"
 
 
 @dataclass
@@ -94,13 +97,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     ]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return lines
-
-
-def verdict(met: bool | None, target: str = "-") -> str:
-    """Met or not; a value without a target (``target=""``) needs no verdict."""
-    if met is None and not target:
-        return ""
-    return {True: "met", False: "**not met**", None: "not measured"}[met]
 
 
 # ---------------------------------------------------------------- where and how

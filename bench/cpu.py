@@ -9,6 +9,7 @@ level, and the difference is shown per kind of process, per turn.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import defaultdict
@@ -42,11 +43,8 @@ def kind(process: psutil.Process) -> str:
     """What a process is, for the table: proxies by what they front."""
     name = describe(process)
     if name == "scripts.proxy":
-        try:
+        with contextlib.suppress(psutil.Error, ValueError, IndexError):
             command = process.cmdline()
-        except psutil.Error:
-            return name
-        if "--name" in command[:-1]:
             return f"proxy in front of {command[command.index('--name') + 1]}"
     return name
 
@@ -98,15 +96,13 @@ def difference(
     return sorted(rows, key=lambda row: -row[2])
 
 
-def measure(roots: Mapping[str, int], run_level: Callable[[], object], *, users: int) -> CpuResult:
-    """Run one load level (``run_level`` returns a bench.text.LevelResult) and share out its CPU."""
+def measure(roots: Mapping[str, int], run_level: Callable[[], int], *, users: int) -> CpuResult:
+    """Run one load level (``run_level`` returns its good turns) and share out its CPU."""
     before = snapshot(roots)
     started = time.monotonic()
-    level = run_level()
+    turns = run_level()
     wall = time.monotonic() - started
-    after = snapshot(roots)
-    turns = len(level.latencies)  # type: ignore[attr-defined]
-    return CpuResult(users, wall, turns, difference(before, after))
+    return CpuResult(users, wall, turns, difference(before, snapshot(roots)))
 
 
 def section(result: CpuResult) -> list[str]:
