@@ -48,7 +48,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic
 
-from rasa_addons import speedups
+from rasa_addons import http_pool, inference, speedups
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,10 @@ class RestInput(rest.RestInput):
     def __init__(self) -> None:
         self.settings = ChannelSettings()
         self._app: Sanic | None = None
-        speedups.install()  # the channel is Rasa's first hook into our code
+        # The channel is Rasa's first hook into our code.
+        speedups.install()
+        http_pool.install()
+        inference.install()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(self._guarded(on_new_message))
@@ -90,6 +93,10 @@ class RestInput(rest.RestInput):
             # The agent (and with it the action endpoint) is loaded by another listener,
             # and replaced on a model reload, so it is looked up per message.
             self._app = app
+
+        @blueprint.listener("after_server_stop")
+        async def close_connections(_app: Sanic, _loop: Any) -> None:
+            await http_pool.close_all()
 
         return blueprint
 
@@ -152,11 +159,12 @@ class RestInput(rest.RestInput):
         url = self.health_url()
         if url is None:  # no action server configured: nothing to check
             return True
+        # The kept connections of the action calls: no new connection per check.
+        session = http_pool.session_for(self.agent.action_endpoint)
         timeout = aiohttp.ClientTimeout(total=self.settings.action_check_timeout)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.get(url) as response:
-                    return response.status < 500
+            async with session.get(url, timeout=timeout) as response:
+                return response.status < 500
         except asyncio.TimeoutError:
             logger.warning("action server slow to answer its health check: taken as busy")
             return True

@@ -14,6 +14,13 @@ same as before: see ``rule_decides`` for the cases where TED could still win,
 in which TED runs as always. If Rasa ever ran TED before the rules, nothing
 would be noted yet and TED would simply run.
 
+``DecisiveRulePolicy`` also remembers which rules fit a conversation state.
+RulePolicy tries every rule against the last turns at every prediction (a
+tenth of the Rasa server's time under load); which rules fit depends on those
+turns only, and the same turns recur across callers (the same form step, the
+same service). The answer is kept per state, for the last ``RULE_KEYS_KEPT``
+distinct states.
+
 Use them in bot/config.yml in place of RulePolicy and TEDPolicy, with the same
 settings.
 """
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +40,7 @@ from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+from rasa.shared.core.generator import State
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
@@ -84,11 +94,48 @@ def decided_above(tracker: DialogueStateTracker, priority: int) -> bool:
     )
 
 
+RULE_KEYS_KEPT = 4096
+
+
+def frozen(value: Any) -> Hashable:
+    """A hashable value equal for equal conversation states (TypeError if it cannot be)."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((key, frozen(item)) for key, item in value.items())))
+    if isinstance(value, list | tuple):
+        # Tagged: a list never equals a tuple in the rules' comparisons.
+        return (type(value).__name__, tuple(frozen(item) for item in value))
+    hash(value)
+    return value
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class DecisiveRulePolicy(RulePolicy):
-    """RulePolicy that notes when it is certain, for ``RuleAwareTEDPolicy``."""
+    """RulePolicy that notes when it is certain, for ``RuleAwareTEDPolicy``, and
+    remembers which rules fit a conversation state."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (id of the rule lookup, frozen states) -> (that lookup, the rules that fit)
+        self._rule_keys_kept: OrderedDict[Hashable, tuple[dict[str, str], frozenset[str]]]
+        self._rule_keys_kept = OrderedDict()
+
+    def _get_possible_keys(self, lookup: dict[str, str], states: list[State]) -> set[str]:
+        try:
+            key = (id(lookup), frozen(states))
+        except TypeError:
+            return super()._get_possible_keys(lookup, states)
+        kept = self._rule_keys_kept
+        found = kept.get(key)
+        if found is not None and found[0] is lookup:
+            kept.move_to_end(key)
+            return set(found[1])
+        keys = super()._get_possible_keys(lookup, states)
+        kept[key] = (lookup, frozenset(keys))
+        if len(kept) > RULE_KEYS_KEPT:
+            kept.popitem(last=False)
+        return keys
 
     def predict_action_probabilities(
         self, tracker: DialogueStateTracker, domain: Domain, **kwargs: Any

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,6 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.exc import OperationalError
 
+from rasa_addons import http_pool
 from rasa_addons.channels import RestInput
 from tests.support.processes import free_port
 
@@ -50,6 +51,13 @@ def health_port() -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+async def _kept_connections_closed() -> AsyncIterator[None]:
+    # The channel keeps its HTTP session open, as Rasa's server closes it when it stops.
+    yield
+    await http_pool.close_all()
 
 
 def channel_for(port: int | None, **agent: Any) -> RestInput:
