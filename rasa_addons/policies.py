@@ -19,7 +19,8 @@ RulePolicy tries every rule against the last turns at every prediction (a
 tenth of the Rasa server's time under load); which rules fit depends on those
 turns only, and the same turns recur across callers (the same form step, the
 same service). The answer is kept per state, for the last ``RULE_KEYS_KEPT``
-distinct states.
+distinct states. Not while training: training drops contradicting rules from the
+lookup as it goes.
 
 Use them in bot/config.yml in place of RulePolicy and TEDPolicy, with the same
 settings.
@@ -120,8 +121,20 @@ class DecisiveRulePolicy(RulePolicy):
         # (id of the rule lookup, frozen states) -> (that lookup, the rules that fit)
         self._rule_keys_kept: OrderedDict[Hashable, tuple[dict[str, str], frozenset[str]]]
         self._rule_keys_kept = OrderedDict()
+        self._in_training = False
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        # Training removes rules from the very lookup it predicts with: nothing is kept.
+        self._in_training = True
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self._in_training = False
+            self._rule_keys_kept.clear()
 
     def _get_possible_keys(self, lookup: dict[str, str], states: list[State]) -> set[str]:
+        if self._in_training:
+            return super()._get_possible_keys(lookup, states)
         try:
             key = (id(lookup), frozen(states))
         except TypeError:

@@ -87,6 +87,7 @@ def _rule_policy(monkeypatch: pytest.MonkeyPatch) -> tuple[policies.DecisiveRule
     monkeypatch.setattr(RulePolicy, "_get_possible_keys", search)
     policy = policies.DecisiveRulePolicy.__new__(policies.DecisiveRulePolicy)
     policy._rule_keys_kept = policies.OrderedDict()
+    policy._in_training = False
     return policy, calls
 
 
@@ -102,6 +103,26 @@ def test_the_rules_that_fit_a_state_are_searched_once(monkeypatch: pytest.Monkey
     other_lookup = {"greet-2": "utter_greet"}  # the unhappy-path rules: searched on their own
     assert policy._get_possible_keys(other_lookup, states) == {"greet-2"}
     assert len(calls) == 3
+
+
+def test_nothing_is_kept_while_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy, calls = _rule_policy(monkeypatch)
+    lookup = {"greet-1": "utter_greet"}
+    states = [{"user": {"intent": "greet"}}]
+    policy._get_possible_keys(lookup, states)  # kept from before
+
+    def train(self, *_args, **_kwargs):
+        # Rasa's training drops contradicting rules from the lookup between predictions.
+        assert self._get_possible_keys(lookup, states) == {"greet-1"}
+        lookup.pop("greet-1")
+        assert self._get_possible_keys(lookup, states) == set()
+        return "trained"
+
+    monkeypatch.setattr(RulePolicy, "train", train)
+    assert policy.train() == "trained"
+    assert len(calls) == 3 and not policy._rule_keys_kept
+    policy._get_possible_keys(lookup, states)
+    assert len(calls) == 4 and len(policy._rule_keys_kept) == 1  # kept again after training
 
 
 def test_unhashable_states_are_searched_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
