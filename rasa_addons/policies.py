@@ -39,9 +39,10 @@ from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
-from rasa.shared.core.generator import State
+from rasa.shared.core.generator import State, TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
@@ -123,11 +124,14 @@ class DecisiveRulePolicy(RulePolicy):
         self._rule_keys_kept = OrderedDict()
         self._in_training = False
 
-    def train(self, *args: Any, **kwargs: Any) -> Any:
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
         # Training removes rules from the very lookup it predicts with: nothing is kept.
+        # (Rasa checks this signature and return type when it builds the training graph.)
         self._in_training = True
         try:
-            return super().train(*args, **kwargs)
+            return super().train(training_trackers, domain, **kwargs)
         finally:
             self._in_training = False
             self._rule_keys_kept.clear()

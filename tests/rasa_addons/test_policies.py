@@ -119,7 +119,7 @@ def test_nothing_is_kept_while_training(monkeypatch: pytest.MonkeyPatch) -> None
         return "trained"
 
     monkeypatch.setattr(RulePolicy, "train", train)
-    assert policy.train() == "trained"
+    assert policy.train([], DOMAIN) == "trained"
     assert len(calls) == 3 and not policy._rule_keys_kept
     policy._get_possible_keys(lookup, states)
     assert len(calls) == 4 and len(policy._rule_keys_kept) == 1  # kept again after training
