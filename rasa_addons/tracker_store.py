@@ -27,7 +27,6 @@ The key comes from ``TRACKER_SECRET``; the development default is refused when
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import itertools
 import json
@@ -95,6 +94,17 @@ def fernet_for(secret: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode("utf-8")).digest()))
 
 
+def _masked(entity: Any) -> Any:
+    """An NLU entity as stored: personal values masked, in a copy."""
+    if not isinstance(entity, dict):
+        return entity
+    if entity.get("entity") == "id_number":
+        return {**entity, "value": idcard.mask(str(entity.get("value", "")))}
+    if entity.get("entity") in MASKED_ENTITIES:
+        return {**entity, "value": "***"}
+    return entity
+
+
 class EventProtector:
     """Turns event dicts into their stored form and back."""
 
@@ -102,29 +112,32 @@ class EventProtector:
         self._fernet = fernet
 
     def protect(self, data: dict[str, Any], slots: dict[str, Any]) -> dict[str, Any]:
-        data = copy.deepcopy(data)
+        """The stored form of one event dict; ``data`` itself is left as it is.
+
+        Only what is changed is copied (the dicts on the way to a changed value):
+        the rest, such as a message's intent ranking, is shared with ``data`` and
+        only serialised. A deep copy of every event took a fiftieth of the Rasa
+        server's time under load.
+        """
         kind = data.get("event")
-        phones = [str(slots.get("phone_last4") or "")]
-        names = [str(slots.get(n) or "") for n in ("person_name", "proxy_name")]
         if kind == "slot" and data.get("name") in SEALED_SLOTS and data.get("value") is not None:
             token = self._fernet.encrypt(json.dumps(data["value"]).encode("utf-8"))
-            data["value"] = {SEAL_KEY: token.decode("ascii")}
-        elif kind in ("user", "bot"):
-            if isinstance(data.get("text"), str):
-                data["text"] = redact_text(
-                    data["text"], phone_last4=phones, names=names, partial_numbers=kind == "user"
-                )
-            parse = data.get("parse_data")
-            if isinstance(parse, dict):
-                if isinstance(parse.get("text"), str):
-                    parse["text"] = redact_text(parse["text"], phone_last4=phones, names=names)
-                for entity in parse.get("entities") or []:
-                    if not isinstance(entity, dict):
-                        continue
-                    if entity.get("entity") == "id_number":
-                        entity["value"] = idcard.mask(str(entity.get("value", "")))
-                    elif entity.get("entity") in MASKED_ENTITIES:
-                        entity["value"] = "***"
+            return {**data, "value": {SEAL_KEY: token.decode("ascii")}}
+        if kind not in ("user", "bot"):
+            return data
+        phones = [str(slots.get("phone_last4") or "")]
+        names = [str(slots.get(n) or "") for n in ("person_name", "proxy_name")]
+        data = dict(data)
+        if isinstance(data.get("text"), str):
+            data["text"] = redact_text(
+                data["text"], phone_last4=phones, names=names, partial_numbers=kind == "user"
+            )
+        if isinstance(data.get("parse_data"), dict):
+            parse = data["parse_data"] = dict(data["parse_data"])
+            if isinstance(parse.get("text"), str):
+                parse["text"] = redact_text(parse["text"], phone_last4=phones, names=names)
+            if isinstance(parse.get("entities"), list):
+                parse["entities"] = [_masked(entity) for entity in parse["entities"]]
         return data
 
     def restore(self, data: dict[str, Any]) -> dict[str, Any]:

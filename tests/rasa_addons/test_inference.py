@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse
 import tensorflow as tf
 import yaml
+from rasa.core.agent import Agent
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.features import Features
@@ -93,13 +94,32 @@ def _test_texts() -> list[str]:
     return texts
 
 
+def story_trackers(agent: Agent) -> list[DialogueStateTracker]:
+    """The tracker before each action of every training story and conversation test."""
+    from rasa.core.test import _create_data_generator
+
+    stories = [
+        *_create_data_generator(str(ROOT / "data"), agent).generate_story_trackers(),
+        *_create_data_generator(
+            str(ROOT / "tests" / "stories"), agent, use_conversation_test_files=True
+        ).generate_story_trackers(),
+    ]
+    trackers = []
+    for story in stories:
+        events = list(story.events)
+        trackers += [
+            DialogueStateTracker.from_events("s", events[:index], agent.domain.slots)
+            for index, event in enumerate(events)
+            if isinstance(event, ActionExecuted) and index
+        ]
+    return trackers
+
+
 @pytest.mark.slow
 def test_same_parses_and_ted_predictions(
     trained_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DIET on held-out messages and TED on every story prefix, with and without."""
-    from rasa.core.test import _create_data_generator
-
     agent = nlu_report.load_agent(trained_model)
     texts = _test_texts()
     assert len(texts) > 100
@@ -108,20 +128,8 @@ def test_same_parses_and_ted_predictions(
         for node in agent.processor.graph_runner._instantiated_nodes.values()
         if isinstance(node._component, policies.RuleAwareTEDPolicy)
     )
-    trackers = []
-    stories = [
-        *_create_data_generator(str(ROOT / "data"), agent).generate_story_trackers(),
-        *_create_data_generator(
-            str(ROOT / "tests" / "stories"), agent, use_conversation_test_files=True
-        ).generate_story_trackers(),
-    ]
-    for story in stories:
-        events = list(story.events)
-        trackers += [
-            DialogueStateTracker.from_events("s", events[:index], agent.domain.slots)
-            for index, event in enumerate(events)
-            if isinstance(event, ActionExecuted) and index
-        ]
+    trackers = story_trackers(agent)
+    assert len(trackers) > 100
 
     def run() -> tuple[list, list]:
         parses = [asyncio.run(agent.parse_message(text)) for text in texts]

@@ -3,7 +3,10 @@ the conversation still gets its slots back."""
 
 from __future__ import annotations
 
+import copy
+import json
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,12 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa_addons.redaction import redact_text
-from rasa_addons.tracker_store import RedactingSQLTrackerStore, TrackerStoreSettings
+from rasa_addons.tracker_store import (
+    EventProtector,
+    RedactingSQLTrackerStore,
+    TrackerStoreSettings,
+    fernet_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = "110105194903120021"
@@ -23,6 +31,13 @@ READ_BACK = "我核对一下。张桂芳，身份证一一零一零五，一九�
 @pytest.fixture(scope="module")
 def domain() -> Domain:
     return Domain.load(str(ROOT / "bot" / "domain"))
+
+
+def readable(rows: Iterable[str]) -> str:
+    """Stored rows as text to search: Chinese unescaped, timestamps left out (their
+    digits can hold "8001" by chance)."""
+    events = [{k: v for k, v in json.loads(row).items() if k != "timestamp"} for row in rows]
+    return "\n".join(json.dumps(event, ensure_ascii=False) for event in events)
 
 
 def conversation(domain: Domain) -> DialogueStateTracker:
@@ -49,7 +64,7 @@ async def test_stored_rows_hold_no_identity_data(tmp_path: Path, domain: Domain)
     store = RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
     await store.save(conversation(domain))
 
-    rows = "\n".join(row[0] for row in sqlite3.connect(path).execute("select data from events"))
+    rows = readable(row[0] for row in sqlite3.connect(path).execute("select data from events"))
     for secret in (ID, "一一零一零五，一九四九零三一二，零零二一", "1101051949", "8001", "八零零一",
                    "张桂芳", "幺幺零幺零五 一九四九零三幺二"):  # fmt: skip
         assert secret not in rows
@@ -59,6 +74,22 @@ async def test_stored_rows_hold_no_identity_data(tmp_path: Path, domain: Domain)
     assert restored.get_slot("id_number") == ID
     assert restored.get_slot("phone_last4") == "8001"
     assert restored.get_slot("person_name") == "张桂芳"
+
+
+def test_protection_works_on_copies_and_changes_only_what_it_masks(domain: Domain):
+    """The event dicts given are left as they are; the stored forms mask the same."""
+    protector = EventProtector(fernet_for("test-secret"))
+    tracker = conversation(domain)
+    slots = tracker.current_slot_values()
+    given = [event.as_dict() for event in tracker.events]
+    before = copy.deepcopy(given)
+    stored = [protector.protect(data, slots) for data in given]
+    assert given == before
+    assert ID in str(given) and ID not in str(stored) and "张桂芳" not in str(stored)
+    user = stored[4]
+    assert user["parse_data"]["entities"][0]["value"] == "110105********0021"
+    assert user["parse_data"]["intent"] is given[4]["parse_data"]["intent"]  # unchanged: shared
+    assert stored[0] is given[0]  # nothing to mask: the same dict
 
 
 async def test_a_wrong_key_loses_the_value_not_the_conversation(tmp_path, domain, monkeypatch):
@@ -135,7 +166,7 @@ async def test_postgresql_rows_hold_no_identity_data(postgres_schema: str, domai
     await store.save(conversation(domain))
     with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
         cursor.execute(f"SELECT data FROM {postgres_schema}.events")
-        rows = "\n".join(row[0] for row in cursor.fetchall())
+        rows = readable(row[0] for row in cursor.fetchall())
     assert rows and ID not in rows and "张桂芳" not in rows
     restored = await store.retrieve("conv-privacy")
     assert restored.get_slot("id_number") == ID
