@@ -48,7 +48,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic
 
-from rasa_addons import copies, graph_runner, http_pool, inference, speedups
+from rasa_addons import copies, graph_runner, http_pool, inference, speedups, states
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class RestInput(rest.RestInput):
         inference.install()
         copies.install()
         graph_runner.install()
+        states.install()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(self._guarded(on_new_message))

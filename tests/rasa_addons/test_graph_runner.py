@@ -20,8 +20,9 @@ from rasa.engine.graph import (
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
 
-from rasa_addons import graph_runner
+from rasa_addons import graph_runner, states
 from rasa_addons.graph_runner import SequentialGraphRunner
 from scripts import nlu_report
 from tests.rasa_addons.test_inference import _test_texts, story_trackers
@@ -144,7 +145,8 @@ def test_the_assistant_parses_and_predicts_as_with_dask(
     trained_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rasa's own graphs: the same parses and predictions on every prefix of every
-    story with the sequential runner as with Dask's, and the rules before TED."""
+    story with the sequential runner (and the shared replay) as with Dask's (and
+    Rasa's replay per policy), and the rules before TED."""
     with_dask = nlu_report.load_agent(trained_model)
     monkeypatch.setattr(processor, "DaskGraphRunner", processor.DaskGraphRunner)
     graph_runner.install()
@@ -156,10 +158,15 @@ def test_the_assistant_parses_and_predicts_as_with_dask(
 
     def run(agent: Agent) -> tuple[list, list]:
         parses = [asyncio.run(agent.parse_message(text)) for text in _test_texts()]
-        predictions = [agent.processor._predict_next_with_tracker(t) for t in trackers]
+        # On copies: a prediction clears the tracker's follow-up action.
+        predictions = [agent.processor._predict_next_with_tracker(t.copy()) for t in trackers]
         return parses, [(p.policy_name, p.probabilities, p.events) for p in predictions]
 
-    assert run(ours) == run(with_dask)
+    rasas = run(with_dask)
+    # With the policies' shared replay too (rasa_addons/states.py), as in `rasa run`.
+    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)
+    states.install()
+    assert run(ours) == rasas
     runner = ours.processor.graph_runner
     assert len(runner._plans) == 2  # one for parsing, one for predicting
     kinds = {
