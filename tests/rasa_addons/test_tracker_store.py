@@ -16,6 +16,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa_addons.redaction import redact_text
 from rasa_addons.tracker_store import (
+    NEWEST_EVENT_INDEX,
     EventProtector,
     RedactingSQLTrackerStore,
     TrackerStoreSettings,
@@ -204,3 +205,45 @@ def test_rasa_log_lines_lose_names_learnt_from_entities_and_slots():
     assert redactor("id_number: 110105194903120021") == "id_number: 110105********0021"
     # Half of an escaped emoji stays escaped (it could not be written decoded).
     assert redactor("\\ud83d\\ude00") == "\\ud83d\\ude00"
+
+
+def _plan(cursor, sql: str) -> str:
+    cursor.execute(sql)
+    return "\n".join(str(row) for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+async def test_postgresql_finds_the_newest_event_by_index_however_large_the_table(
+    postgres_schema: str, domain: Domain
+):
+    """A new conversation's newest event must not cost a walk through all events."""
+    import psycopg2
+
+    stores = [
+        RedactingSQLTrackerStore(domain=domain, host=POSTGRES_URL, dialect="postgresql")
+        for _ in range(2)  # a second replica starting finds the index there
+    ]
+    await stores[0].save(conversation(domain))
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SET search_path TO {postgres_schema}")
+        cursor.execute(
+            "INSERT INTO events (sender_id, type_name, data) "
+            "SELECT 'other-' || (n % 5000), 'action', '{}' FROM generate_series(1, 60000) n"
+        )
+        cursor.execute("ANALYZE events")
+        plan = _plan(cursor, "EXPLAIN SELECT max(id) FROM events WHERE sender_id = 'brand-new'")
+    assert NEWEST_EVENT_INDEX in plan, plan
+    with stores[1].engine.connect() as connection:
+        assert stores[1]._newest_id(connection, "brand-new") is None
+        assert stores[1]._newest_id(connection, "conv-privacy") is not None
+
+
+async def test_sqlite_finds_the_newest_event_by_index(tmp_path: Path, domain: Domain):
+    """SQLite needs no second index: its sender_id index holds the row id (= id)."""
+    path = tmp_path / "tracker.db"
+    RedactingSQLTrackerStore(domain=domain, host=f"sqlite:///{path}", dialect="sqlite")
+    database = sqlite3.connect(path)
+    plan = _plan(
+        database.cursor(), "EXPLAIN QUERY PLAN SELECT max(id) FROM events WHERE sender_id = 'x'"
+    )
+    assert "SEARCH events USING COVERING INDEX ix_events_sender_id " in plan, plan
