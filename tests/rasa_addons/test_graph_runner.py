@@ -147,8 +147,11 @@ def test_the_assistant_parses_and_predicts_as_with_dask(
     """Rasa's own graphs: the same parses and predictions on every prefix of every
     story with the sequential runner (and the shared replay) as with Dask's (and
     Rasa's replay per policy), and the rules before TED."""
+    # Rasa's own runner and replay for the reference, even if an earlier test in this
+    # process created the REST channel, which installs ours for good.
+    monkeypatch.setattr(processor, "DaskGraphRunner", DaskGraphRunner)
+    monkeypatch.setattr(Domain, "states_for_tracker_history", states._original)
     with_dask = nlu_report.load_agent(trained_model)
-    monkeypatch.setattr(processor, "DaskGraphRunner", processor.DaskGraphRunner)
     graph_runner.install()
     ours = nlu_report.load_agent(trained_model)
     assert type(with_dask.processor.graph_runner) is DaskGraphRunner
@@ -164,7 +167,6 @@ def test_the_assistant_parses_and_predicts_as_with_dask(
 
     rasas = run(with_dask)
     # With the policies' shared replay too (rasa_addons/states.py), as in `rasa run`.
-    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)
     states.install()
     assert run(ours) == rasas
     runner = ours.processor.graph_runner
