@@ -47,6 +47,10 @@ def hstack(left: Any, right: Any) -> Any:
     )
 
 
+# Rasa's own, kept for tests that compare against it after install().
+_original_combine = Features._combine_sparse_features
+
+
 def _combine_sparse_features(self: Features, additional_features: Features) -> None:
     # Rasa's own check and message, then the quick join.
     if self.features.shape[0] != additional_features.features.shape[0]:
@@ -86,6 +90,7 @@ class _DirectCall:
 # The value must not refer to its key, or the key would never go.
 _direct_calls: weakref.WeakKeyDictionary[Any, _DirectCall] = weakref.WeakKeyDictionary()
 
+# Rasa's own, for a model not compiled yet, and for tests that compare against it.
 _original_predict = RasaModel._rasa_predict
 
 
