@@ -53,8 +53,11 @@ def rasa_default_config_path() -> Path:
     return Path(rasa.__file__).parent / "engine" / "recipes" / "config_files" / "default_config.yml"
 
 
-def baseline_config(default: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Rasa's suggested config for Chinese: the default one with JiebaTokenizer, NLU only."""
+def baseline_config(
+    default: dict[str, Any] | None = None, *, keep_policies: bool = False
+) -> dict[str, Any]:
+    """Rasa's suggested config for Chinese: the default one with JiebaTokenizer, NLU only
+    unless ``keep_policies`` (the stock reference bot of bench/stock.py)."""
     config = copy.deepcopy(default or yaml.safe_load(rasa_default_config_path().read_text()))
     config["language"] = "zh"
     config["assistant_id"] = "bench-baseline"
@@ -64,7 +67,8 @@ def baseline_config(default: dict[str, Any] | None = None) -> dict[str, Any]:
             component = {"name": "JiebaTokenizer"}
         pipeline.append(component)
     config["pipeline"] = pipeline
-    config.pop("policies", None)  # `rasa train nlu` trains no policies
+    if not keep_policies:
+        config.pop("policies", None)  # `rasa train nlu` trains no policies
     return config
 
 

@@ -108,6 +108,18 @@ def stack_benchmarks(args: argparse.Namespace, work: Path) -> list[Report]:
             traceback.print_exc()
             why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
             runs.append(text.ProfileRun("prod", "production profile", skipped=why))
+    if want_text and args.profile in ("stock", "both"):
+        try:
+            runs.append(
+                text.run_stock(
+                    work / "stock", levels=levels, duration=duration,
+                    where_users=None if args.no_where else 10,
+                )
+            )  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - the profiles' numbers still count
+            traceback.print_exc()
+            why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
+            runs.append(text.ProfileRun("stock", "stock Rasa reference", skipped=why))
     if want_text:
         reports.insert(0, text.write(runs, duration=duration, started=started))
     return reports
@@ -233,9 +245,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=["default", "prod", "both"],
+        choices=["default", "prod", "stock", "both"],
         help="stacks for the text load: default (`make run`), prod (`make run-prod`, needs "
-        "PostgreSQL and Redis; skipped with the reason when they do not answer) or both; "
+        "PostgreSQL and Redis; skipped with the reason when they do not answer), stock (the "
+        "stock Rasa reference of bench/stock.py) or both (all three, in one run); "
         "default: both, or only default with --quick",
     )
     parser.add_argument("--duration", type=float, help="seconds per text load level")

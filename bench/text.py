@@ -39,14 +39,15 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
-from bench import common, hotspots
+from bench import common, hotspots, stock
 from bench import cpu as cpu_share
 from bench.common import Headline, Report, ms, percentile, table
 from bench.stack import Stack, default_stack, prod_stack, prod_unavailable
@@ -63,10 +64,14 @@ QUICK_LEVELS = (1, 10)
 TARGET_P95_AT_10 = 0.300
 TARGET_ERRORS_AT_50 = 0
 TARGET_PROD_TURNS_PER_S = 100.0
+# Process kinds (bench/cpu.py) that are Rasa servers: profiled in the default profile,
+# `rasa run` in the others.
+RASA_KINDS = ("bench.profiled_rasa", "rasa")
 CONTEXT = (
-    "For comparison: a stock single-process Rasa 3.6 with a minimal Chinese bot and "
-    "trivial actions does about 56 turns/s on this 2-core machine, with p95 ≈ 280 ms at "
-    "10 users and ≈ 1.4 s at 50."
+    "For comparison, issue #9 says: a stock single-process Rasa 3.6 with a minimal Chinese "
+    "bot and trivial actions does about 56 turns/s on this 2-core machine, with p95 ≈ 280 ms "
+    "at 10 users and ≈ 1.4 s at 50. With `--profile stock` or `both` such a reference "
+    "(bench/stock.py) is measured in the same run: see its section."
 )
 
 # ---------------------------------------------------------------- conversations
@@ -132,11 +137,14 @@ def fallback(rng: random.Random) -> Script:
 MIX = ((4, hall), (4, pension), (2, fallback))
 
 
-def conversations(seed: int) -> Iterator[Script]:
+Mix = Sequence[tuple[int, Callable[[random.Random], Script]]]
+
+
+def conversations(seed: int, mix: Mix = MIX) -> Iterator[Script]:
     """An endless, reproducible stream of scripted conversations."""
     rng = random.Random(seed)
-    weights = [w for w, _ in MIX]
-    makers = [m for _, m in MIX]
+    weights = [w for w, _ in mix]
+    makers = [m for _, m in mix]
     while True:
         yield rng.choices(makers, weights)[0](rng)
 
@@ -227,8 +235,9 @@ async def _user(
     deadline: float,
     result: LevelResult,
     run: str,
+    mix: Mix,
 ) -> None:
-    stream = conversations(seed=index)  # the same mix for user i at every level
+    stream = conversations(index, mix)  # the same stream for user i at every level
     number = 0
     while time.monotonic() < deadline:
         script = next(stream)
@@ -262,7 +271,7 @@ async def _user(
 
 
 async def run_level(
-    rasa_url: str, users: int, duration: float, *, timeout: float = 30.0
+    rasa_url: str, users: int, duration: float, *, timeout: float = 30.0, mix: Mix = MIX
 ) -> LevelResult:
     """``users`` closed-loop users for ``duration`` seconds against ``rasa_url``."""
     url = rasa_url.rstrip("/") + WEBHOOK
@@ -272,18 +281,20 @@ async def run_level(
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         started = time.monotonic()
         deadline = started + duration
-        await asyncio.gather(*(_user(client, url, i, deadline, result, run) for i in range(users)))
+        await asyncio.gather(
+            *(_user(client, url, i, deadline, result, run, mix) for i in range(users))
+        )
         result.seconds = time.monotonic() - started
     return result
 
 
-async def warm_up(rasa_url: str) -> LevelResult:
+async def warm_up(rasa_url: str, mix: Mix = MIX) -> LevelResult:
     """Every kind of conversation once, then a few at once: models, caches and pools warm."""
     url = rasa_url.rstrip("/") + WEBHOOK
     result = LevelResult(users=0, seconds=0.0)
     rng = random.Random(7)
     async with httpx.AsyncClient(timeout=120) as client:
-        for _, maker in MIX:
+        for _, maker in mix:
             sender = f"bench-warm-{uuid.uuid4().hex[:8]}"
             for turn in maker(rng).turns:
                 started = time.perf_counter()
@@ -295,21 +306,26 @@ async def warm_up(rasa_url: str) -> LevelResult:
                         classify(response.status_code, response.json()),
                     )
                 )
-    result.turns += (await run_level(rasa_url, 4, 3.0, timeout=120)).turns
+    result.turns += (await run_level(rasa_url, 4, 3.0, timeout=120, mix=mix)).turns
     return result
 
 
 def measure(
-    rasa_url: str, levels: Sequence[int], duration: float, *, timeout: float = 30.0
+    rasa_url: str,
+    levels: Sequence[int],
+    duration: float,
+    *,
+    timeout: float = 30.0,
+    mix: Mix = MIX,
 ) -> list[LevelResult]:
     """The load at each level against any Rasa base URL (the hook for other profiles)."""
-    warm = asyncio.run(warm_up(rasa_url))
+    warm = asyncio.run(warm_up(rasa_url, mix))
     if warm.error_count:
         common.say(f"warm-up had errors: {dict(warm.errors)}")
     results = []
     for users in levels:
         common.say(f"{users} user(s) for {duration:.0f} s against {rasa_url}")
-        level = asyncio.run(run_level(rasa_url, users, duration, timeout=timeout))
+        level = asyncio.run(run_level(rasa_url, users, duration, timeout=timeout, mix=mix))
         common.say(
             f"  {level.turns_per_s:.1f} turns/s, p50 {ms(level.p(0.5))}, p95 {ms(level.p(0.95))}, "
             f"p99 {ms(level.p(0.99))}, errors {level.error_count}"
@@ -353,9 +369,16 @@ def where_the_time_goes(stack: Stack, *, users: int, duration: float) -> WhereRe
 # ---------------------------------------------------------------- report
 
 
+TITLES = {
+    "default": "Default profile",
+    "prod": "Production profile",
+    "stock": "Stock Rasa reference",
+}
+
+
 @dataclass
 class ProfileRun:
-    name: str  # "default" or "prod"
+    name: str  # a key of TITLES
     description: str
     levels: list[LevelResult] = field(default_factory=list)
     where: WhereResult | None = None
@@ -416,7 +439,53 @@ def headlines(runs: Sequence[ProfileRun]) -> list[Headline]:
                         f"≥ {TARGET_PROD_TURNS_PER_S:.0f}",
                     )
                 )
+        elif run.name == "stock" and run.levels:
+            best = max(run.levels, key=lambda lv: lv.turns_per_s)
+            out.append(
+                Headline(
+                    "text turns/s (stock Rasa reference, same run, best level)",
+                    f"{best.turns_per_s:.1f} ({best.users} users)",
+                )
+            )
     return out
+
+
+def rasa_cpu_per_turn(run: ProfileRun) -> tuple[float, float] | None:
+    """(CPU seconds per turn of its Rasa processes, of all processes) in ``run``'s CPU run."""
+    if not run.cpu or not run.cpu.turns:
+        return None
+    rasa = sum(cpu for kind, _, cpu in run.cpu.by_kind if kind in RASA_KINDS)
+    return rasa / run.cpu.turns, run.cpu.total / run.cpu.turns
+
+
+def ceiling_section(runs: Sequence[ProfileRun]) -> list[str]:
+    """What the stock reference says about the production target on this machine."""
+    by_name = {run.name: run for run in runs}
+    stock = rasa_cpu_per_turn(by_name["stock"]) if "stock" in by_name else None
+    if stock is None or not stock[0]:
+        return []
+    cores = psutil.cpu_count() or 1
+    lines = [
+        "## What the machine allows",
+        "",
+        f"The stock reference's Rasa used {stock[0] * 1000:.1f} ms of CPU per turn "
+        f"({stock[1] * 1000:.1f} ms for all its processes together), for a bot with 3 "
+        "intents, no forms, no slots and in-memory stores. Rasa replicas busy on all "
+        f"{cores} cores, with nothing else running, could at that cost do at most "
+        f"{cores / stock[0]:.0f} turns/s.",
+    ]
+    prod = rasa_cpu_per_turn(by_name["prod"]) if "prod" in by_name else None
+    if prod:
+        lines[-1] += (
+            f" The production profile's Rasa replicas used {prod[0] * 1000:.1f} ms per turn "
+            f"and all its processes {prod[1] * 1000:.1f} ms: at most "
+            f"{cores / prod[1]:.0f} turns/s on {cores} cores. "
+            f"≥ {TARGET_PROD_TURNS_PER_S:.0f} turns/s needs at most "
+            f"{cores / TARGET_PROD_TURNS_PER_S * 1000:.0f} ms of CPU per turn for the "
+            "whole stack (Rasa, action servers, exchange, PostgreSQL, Redis, proxies and "
+            "the load generator)."
+        )
+    return [*lines, ""]
 
 
 def level_table(levels: Sequence[LevelResult]) -> list[str]:
@@ -545,8 +614,15 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
         "",
     ]
     for run in runs:
-        title = "Default profile" if run.name == "default" else "Production profile"
+        title = TITLES[run.name]
         lines += [f"## {title}", "", f"Stack: {run.description}.", ""]
+        if run.name == "stock":
+            lines += [
+                "Measured the same way, in the same run, for comparison: its conversations "
+                "are greeting → office hours (the custom action) → goodbye, each with a "
+                "fresh sender id.",
+                "",
+            ]
         if run.skipped:
             lines += [f"Not measured: {run.skipped}.", ""]
             continue
@@ -559,6 +635,7 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
             lines += [f"### CPU by process ({title.lower()})", "", *cpu_share.section(run.cpu)]
         if run.where:
             lines += [f"### Where the time goes ({title.lower()})", "", *where_section(run.where)]
+    lines += ceiling_section(runs)
     lines += ["## Against the targets", ""]
     lines += table(
         ["measure", "value", "target", "verdict"],
@@ -632,11 +709,24 @@ def run_prod(
     return run
 
 
-def cpu_by_process(stack: Stack, *, users: int, duration: float) -> cpu_share.CpuResult:
+def run_stock(
+    work: Path, *, levels: Sequence[int], duration: float, where_users: int | None
+) -> ProfileRun:
+    with stock.stock_stack(work) as stack:
+        run = ProfileRun("stock", stack.description)
+        run.levels = measure(stack.rasa_url, levels, duration, mix=stock.MIX)
+        if where_users:
+            run.cpu = cpu_by_process(stack, users=where_users, duration=duration, mix=stock.MIX)
+    return run
+
+
+def cpu_by_process(
+    stack: Stack, *, users: int, duration: float, mix: Mix = MIX
+) -> cpu_share.CpuResult:
     common.say(f"{users} user(s) for {duration:.0f} s, CPU time of each process read around it")
     return cpu_share.measure(
         stack.processes,
-        lambda: len(asyncio.run(run_level(stack.rasa_url, users, duration)).latencies),
+        lambda: len(asyncio.run(run_level(stack.rasa_url, users, duration, mix=mix)).latencies),
         users=users,
     )
 
@@ -652,9 +742,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=["default", "prod", "both"],
+        choices=["default", "prod", "stock", "both"],
         default="default",
-        help="which stack to measure (prod: `make run-prod`'s, needs PostgreSQL and Redis)",
+        help="which stack to measure (prod: `make run-prod`'s, needs PostgreSQL and Redis; "
+        "stock: the stock Rasa reference of bench/stock.py; both: all three)",
     )
     parser.add_argument("--rasa-url", help="measure this running Rasa instead of starting one")
     parser.add_argument("--token", default="", help="its --auth-token (not needed for the load)")
@@ -684,6 +775,13 @@ def main() -> None:
             runs.append(
                 run_prod(
                     work / "prod", levels=levels, duration=args.duration,
+                    where_users=None if args.no_where else args.where_users,
+                )
+            )  # fmt: skip
+        if args.profile in ("stock", "both") and not args.rasa_url:
+            runs.append(
+                run_stock(
+                    work / "stock", levels=levels, duration=args.duration,
                     where_users=None if args.no_where else args.where_users,
                 )
             )  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench import common, cpu, hotspots, memory, nlu_baseline, text
+from bench import common, cpu, hotspots, memory, nlu_baseline, stock, text
 from bench.text import LevelResult, ProfileRun, TurnResult
 
 # ---------------------------------------------------------------- percentiles
@@ -156,7 +156,7 @@ def test_render_shows_levels_steps_targets_and_context():
     report = "\n".join(text.render(runs, duration=60, command="`python -m bench.text`"))
     assert "| 1 | 2 | 0.2 | 150 ms |" in report
     assert "| hall: asks for a hall in a city | 150 ms / 195 ms | 300 ms / 300 ms |" in report
-    assert "56 turns/s" in report  # the stock-Rasa context line
+    assert "56 turns/s" in report  # the stock-Rasa context line
     assert "## Against the targets" in report
     assert "≤ 300 ms" in report
     # Throughput of the default profile has no target: a number, no verdict.
@@ -442,3 +442,57 @@ def test_cpu_of_the_load_generator_and_its_section():
     lines = "\n".join(cpu.section(result))
     assert "| process | processes | CPU | of one core | CPU per turn |" in lines
     assert "(4 good turns" in lines
+
+
+# ---------------------------------------------------------------- the stock Rasa reference
+
+
+def test_stock_reference_config_is_rasas_suggestion_with_its_policies():
+    config = stock.config()
+    default = yaml.safe_load(nlu_baseline.rasa_default_config_path().read_text())
+    assert config["pipeline"] == nlu_baseline.baseline_config()["pipeline"]
+    assert config["policies"] == default["policies"]
+
+
+def test_stock_conversations_come_from_their_own_mix():
+    scripts = [next(text.conversations(seed, stock.MIX)) for seed in range(5)]
+    assert {s.kind for s in scripts} == {"stock_reference"}
+    assert [t.step.split(":")[0] for t in scripts[0].turns] == ["stock"] * 3
+    assert scripts[0].turns[-1].expect == "再见"
+    # The reference's replies have the words its last turn expects.
+    domain = yaml.safe_load((stock.BOT / "domain.yml").read_text(encoding="utf-8"))
+    assert "再见" in domain["responses"]["utter_goodbye"][0]["text"]
+
+
+def cpu_run(name: str, turns: int, by_kind: list[tuple[str, int, float]]) -> ProfileRun:
+    run = ProfileRun(name, name, levels=[level(10, [0.1] * turns)])
+    run.cpu = cpu.CpuResult(10, 30.0, turns, by_kind)
+    return run
+
+
+def test_the_ceiling_compares_the_stock_reference_and_the_production_profile(monkeypatch):
+    monkeypatch.setattr(text.psutil, "cpu_count", lambda logical=True: 2)
+    runs = [
+        cpu_run("default", 1000, [("bench.profiled_rasa", 1, 18.0), ("actions", 1, 3.0)]),
+        cpu_run("prod", 1000, [("rasa", 2, 22.0), ("PostgreSQL", 3, 2.5), ("actions", 2, 4.5)]),
+        cpu_run("stock", 1000, [("rasa", 1, 36.0), ("rasa_sdk", 1, 0.5)]),
+    ]
+    assert text.rasa_cpu_per_turn(runs[0]) == pytest.approx((0.018, 0.021))
+    assert text.rasa_cpu_per_turn(runs[1]) == pytest.approx((0.022, 0.029))
+    report = "\n".join(text.render(runs, duration=60, command="`x`"))
+    assert "## Stock Rasa reference" in report
+    assert "## What the machine allows" in report
+    assert "Rasa used 36.0 ms of CPU per turn (36.5 ms for all its processes" in report
+    assert "could at that cost do at most 56 turns/s" in report
+    assert "replicas used 22.0 ms per turn and all its processes 29.0 ms: at most 69" in report
+    assert "needs at most 20 ms of CPU per turn for the whole stack" in report
+    by_measure = {h.measure: h for h in text.headlines(runs)}
+    reference = by_measure["text turns/s (stock Rasa reference, same run, best level)"]
+    assert reference.met is None and reference.value.startswith("100.0")
+
+
+def test_no_ceiling_without_the_reference_s_cpu_run():
+    runs = [cpu_run("prod", 100, [("rasa", 2, 2.2)]), ProfileRun("stock", "s", skipped="failed")]
+    report = "\n".join(text.render(runs, duration=60, command="`x`"))
+    assert "What the machine allows" not in report
+    assert "Not measured: failed." in report
