@@ -42,6 +42,8 @@ class CpuResult:
 def kind(process: psutil.Process) -> str:
     """What a process is, for the table: proxies by what they front."""
     name = describe(process)
+    if name == "rasa_addons.serve":  # the Procfiles' `rasa run`
+        return "rasa"
     if name == "scripts.proxy":
         with contextlib.suppress(psutil.Error, ValueError, IndexError):
             command = process.cmdline()

@@ -1,4 +1,5 @@
-"""`rasa ...` with pyinstrument attached on demand, for the "where the time goes" run.
+"""The Procfile's Rasa (``python -m rasa_addons.serve ...``) with pyinstrument
+attached on demand, for the "where the time goes" run.
 
     python -m bench.profiled_rasa OUT.pyisession run --model ... (any `rasa` arguments)
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 
 from pyinstrument import Profiler
+
+from rasa_addons import serve
 
 # 1 ms: enough samples from a short run; the overhead slows the server somewhat,
 # so only the shares of the profile are reported, not its absolute times.
@@ -44,9 +47,7 @@ def main() -> None:
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
     sys.argv = ["rasa", *sys.argv[2:]]
-    from rasa.__main__ import main as rasa_main
-
-    rasa_main()
+    serve.main()  # as the Procfile starts Rasa
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from bench.voice_corpus import (
     espeak,
 )
 from scripts import stack
+from tests.support import prodstack
 from tests.support.processes import PYTHON, ROOT, Service, free_port
 from voice import audio
 from voice.asr import DIGITS, YES_NO, AsrModel, AsrUnavailable
@@ -242,13 +243,9 @@ async def tts_section() -> list[str]:
 
 def stack_services(env: dict[str, str]) -> list[Service]:
     """The real stack (exchange, action server, Rasa) on the ports in ``env``."""
-    rasa = str(Path(PYTHON).with_name("rasa"))
-    rasa_args = [
-        rasa, "run", "--model", env["RASA_MODEL"], "--enable-api",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1", "--port", env["RASA_PORT"],
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-        "--credentials", str(ROOT / "bot" / "credentials.yml"),
-    ]  # fmt: skip
+    rasa_args = prodstack.rasa_server_command(
+        model=env["RASA_MODEL"], token=env["RASA_TOKEN"], port=env["RASA_PORT"]
+    )
     actions = [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", env["ACTIONS_PORT"]]
     return [
         Service(

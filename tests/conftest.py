@@ -15,7 +15,7 @@ import pytest
 
 from scripts import stack, train
 from tests.support.processes import PYTHON, ROOT, Service, free_port
-from tests.support.prodstack import RASA, rasa_run_args
+from tests.support.prodstack import rasa_server_command
 
 DEMO_DATA = ROOT / "data" / "demo" / "citizens.yml"
 
@@ -61,7 +61,7 @@ def rasa_server(
     stack_env: dict[str, str], action_server: Service, trained_model: Path
 ) -> Iterator[Service]:
     port = int(stack_env["RASA_PORT"])
-    args = [RASA, *rasa_run_args(model=trained_model, token=stack_env["RASA_TOKEN"], port=port)]
+    args = rasa_server_command(model=trained_model, token=stack_env["RASA_TOKEN"], port=port)
     service = Service("rasa", args, port, env=stack_env, health_path="/", startup_timeout=240)
     with service:
         yield service

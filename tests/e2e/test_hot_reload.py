@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from scripts import reload
-from tests.conftest import RASA
 from tests.e2e.conftest import Chat
 from tests.support.processes import PYTHON, ROOT, Service, free_port
+from tests.support.prodstack import rasa_server_command
 
 
 def model_with_new_id(source: Path, dest: Path) -> str:
@@ -100,12 +100,7 @@ def own_rasa(
         "TRACKER_URL": f"sqlite:///{var}/tracker.db",
         "RASA_MODEL": str(models["first"]),
     }
-    args = [
-        RASA, "run", "--model", str(models["first"]), "--enable-api",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1", "--port", str(port),
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
-        "--credentials", str(ROOT / "bot" / "credentials.yml"),
-    ]  # fmt: skip
+    args = rasa_server_command(model=models["first"], token=env["RASA_TOKEN"], port=port)
     with Service("rasa-reload", args, port, env=env, health_path="/", startup_timeout=300):
         yield env
 

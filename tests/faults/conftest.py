@@ -25,11 +25,10 @@ from scripts import stack, train
 from tests.e2e.conftest import Chat
 from tests.support.processes import PYTHON, ROOT, Service, free_port
 from tests.support.prodstack import (
-    RASA,
     create_schemas,
     drop_schemas,
     postgres_or_skip,
-    rasa_run_args,
+    rasa_server_command,
 )
 from tests.support.prodstack import schema_exists as schema_exists  # imported from here
 from tests.support.tcp_proxy import TcpProxy
@@ -99,7 +98,7 @@ def _seed(env: dict[str, str]) -> None:
 
 def _rasa(env: dict[str, str], model: Path, name: str) -> Service:
     port = int(env["RASA_PORT"])
-    args = [RASA, *rasa_run_args(model=model, token=env["RASA_TOKEN"], port=port)]
+    args = rasa_server_command(model=model, token=env["RASA_TOKEN"], port=port)
     return Service(name, args, port, env=env, health_path="/", startup_timeout=300)
 
 

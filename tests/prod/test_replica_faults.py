@@ -25,7 +25,6 @@ import redis
 
 from scripts import prod
 from scripts.proxy import rank
-from tests.conftest import RASA
 from tests.prod.conftest import (
     Isolation,
     ProdStack,
@@ -35,18 +34,17 @@ from tests.prod.conftest import (
     wait_for_backends,
 )
 from tests.prod.test_scale_out import ProxyChat
-from tests.support.processes import PYTHON, ROOT, Service
+from tests.support.processes import PYTHON, Service
+from tests.support.prodstack import rasa_server_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 def _rasa(env: dict[str, str], port: int, name: str) -> Service:
-    args = [
-        RASA, "run", "--model", env["RASA_MODEL"], "--enable-api",
-        "--auth-token", env["RASA_TOKEN"], "--interface", "127.0.0.1", "--port", str(port),
-        "--endpoints", str(ROOT / "bot/endpoints.prod.yml"),
-        "--credentials", str(ROOT / "bot/credentials.yml"),
-    ]  # fmt: skip
+    args = rasa_server_command(
+        model=env["RASA_MODEL"], token=env["RASA_TOKEN"], port=port,
+        endpoints="bot/endpoints.prod.yml",
+    )  # fmt: skip
     return Service(name, args, port, env=env, health_path="/", startup_timeout=600)
 
 

@@ -25,7 +25,7 @@ from common.redact import PHONE_IN_TEXT
 from scripts import stack
 from tests.e2e.conftest import CITIZENS, Chat
 from tests.support.processes import PYTHON, ROOT, Service, free_port
-from tests.support.prodstack import RASA, rasa_run_args
+from tests.support.prodstack import rasa_server_command
 from tests.voice.conftest import gateway_service
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def debug_stack(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     rasa_args = [
-        RASA, *rasa_run_args(model=trained_model, token=env["RASA_TOKEN"], port=env["RASA_PORT"]),
+        *rasa_server_command(model=trained_model, token=env["RASA_TOKEN"], port=env["RASA_PORT"]),
         "--debug",
     ]  # fmt: skip
     services = [

@@ -26,16 +26,30 @@ from scripts import stack
 from tests.support.processes import PYTHON, ROOT, Service, free_port, free_port_run
 
 RASA = str(Path(PYTHON).with_name("rasa"))
+# The Rasa server as the Procfiles start it: `rasa` without JAX (rasa_addons/serve.py).
+RASA_SERVER = [PYTHON, "-m", "rasa_addons.serve"]
 
 
-def rasa_run_args(*, model: str | Path, token: str, port: int | str) -> list[str]:
+def rasa_run_args(
+    *, model: str | Path, token: str, port: int | str, endpoints: str = "bot/endpoints.yml"
+) -> list[str]:
     """`rasa run` as the Procfile says it (without the executable), on ``port``."""
     return [
         "run", "--model", str(model), "--enable-api",
         "--auth-token", token, "--interface", "127.0.0.1", "--port", str(port),
-        "--endpoints", str(ROOT / "bot" / "endpoints.yml"),
+        "--endpoints", str(ROOT / endpoints),
         "--credentials", str(ROOT / "bot" / "credentials.yml"),
     ]  # fmt: skip
+
+
+def rasa_server_command(
+    *, model: str | Path, token: str, port: int | str, endpoints: str = "bot/endpoints.yml"
+) -> list[str]:
+    """The whole command of a Rasa server as the Procfile starts it, on ``port``."""
+    return [
+        *RASA_SERVER,
+        *rasa_run_args(model=model, token=token, port=port, endpoints=endpoints),
+    ]
 
 
 # ---------------------------------------------------------------- names of one run
