@@ -72,7 +72,7 @@ def stack_benchmarks(args: argparse.Namespace, work: Path) -> list[Report]:
     runs: list[text.ProfileRun] = []
     reports: list[Report] = []
     want_text, want_memory = "text" in args.only, "memory" in args.only
-    if args.profile in ("default", "both"):
+    if "default" in text.PROFILES[args.profile]:
         with default_stack(work / "default", voice=want_memory) as stack:
             note = memory.warm_up(stack)
             mem = memory.MemoryRun(
@@ -96,30 +96,14 @@ def stack_benchmarks(args: argparse.Namespace, work: Path) -> list[Report]:
                 runs.append(run)
         if want_memory:
             reports.append(memory.write(mem, started=started))
-    if want_text and args.profile in ("prod", "both"):
-        try:
+    for name in text.STARTED_HERE:
+        if want_text and name in text.PROFILES[args.profile]:
             runs.append(
-                text.run_prod(
-                    work / "prod", levels=levels, duration=duration,
+                text.run_started(
+                    name, work, levels=levels, duration=duration,
                     where_users=None if args.no_where else 10,
                 )
             )  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - the default profile's numbers still count
-            traceback.print_exc()
-            why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
-            runs.append(text.ProfileRun("prod", "production profile", skipped=why))
-    if want_text and args.profile in ("stock", "both"):
-        try:
-            runs.append(
-                text.run_stock(
-                    work / "stock", levels=levels, duration=duration,
-                    where_users=None if args.no_where else 10,
-                )
-            )  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - the profiles' numbers still count
-            traceback.print_exc()
-            why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
-            runs.append(text.ProfileRun("stock", "stock Rasa reference", skipped=why))
     if want_text:
         reports.insert(0, text.write(runs, duration=duration, started=started))
     return reports
@@ -245,7 +229,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=["default", "prod", "stock", "both"],
+        choices=list(text.PROFILES),
         help="stacks for the text load: default (`make run`), prod (`make run-prod`, needs "
         "PostgreSQL and Redis; skipped with the reason when they do not answer), stock (the "
         "stock Rasa reference of bench/stock.py) or both (all three, in one run); "

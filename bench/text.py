@@ -37,6 +37,7 @@ import random
 import signal
 import tempfile
 import time
+import traceback
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -720,6 +721,32 @@ def run_stock(
     return run
 
 
+# Stacks each started here for its measurement, in this order after the default one.
+STARTED_HERE = {"prod": run_prod, "stock": run_stock}
+# --profile: the stacks it measures.
+PROFILES = {
+    "default": ("default",),
+    "prod": ("prod",),
+    "stock": ("stock",),
+    "both": ("default", "prod", "stock"),
+}
+
+
+def run_started(
+    name: str, work: Path, *, levels: Sequence[int], duration: float, where_users: int | None
+) -> ProfileRun:
+    """``run_prod`` or ``run_stock``; a failure is reported as a skipped run that says
+    why, so the numbers of the other stacks still count."""
+    try:
+        return STARTED_HERE[name](
+            work / name, levels=levels, duration=duration, where_users=where_users
+        )
+    except Exception as error:  # noqa: BLE001 - any failure of one stack is reported
+        traceback.print_exc()
+        why = f"it failed ({type(error).__name__}: {str(error)[:300]}); see var/test-logs/"
+        return ProfileRun(name, TITLES[name].lower(), skipped=why)
+
+
 def cpu_by_process(
     stack: Stack, *, users: int, duration: float, mix: Mix = MIX
 ) -> cpu_share.CpuResult:
@@ -742,7 +769,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=["default", "prod", "stock", "both"],
+        choices=list(PROFILES),
         default="default",
         help="which stack to measure (prod: `make run-prod`'s, needs PostgreSQL and Redis; "
         "stock: the stock Rasa reference of bench/stock.py; both: all three)",
@@ -762,7 +789,7 @@ def main() -> None:
             with running(args.rasa_url, args.token) as stack:
                 runs.append(ProfileRun("default", stack.description))
                 runs[-1].levels = measure(stack.rasa_url, levels, args.duration)
-        elif args.profile in ("default", "both"):
+        elif "default" in PROFILES[args.profile]:
             with default_stack(work / "default") as stack:
                 runs.append(
                     run_default(
@@ -771,20 +798,14 @@ def main() -> None:
                         where_duration=args.duration,
                     )
                 )  # fmt: skip
-        if args.profile in ("prod", "both") and not args.rasa_url:
-            runs.append(
-                run_prod(
-                    work / "prod", levels=levels, duration=args.duration,
-                    where_users=None if args.no_where else args.where_users,
-                )
-            )  # fmt: skip
-        if args.profile in ("stock", "both") and not args.rasa_url:
-            runs.append(
-                run_stock(
-                    work / "stock", levels=levels, duration=args.duration,
-                    where_users=None if args.no_where else args.where_users,
-                )
-            )  # fmt: skip
+        for name in STARTED_HERE:
+            if name in PROFILES[args.profile] and not args.rasa_url:
+                runs.append(
+                    run_started(
+                        name, work, levels=levels, duration=args.duration,
+                        where_users=None if args.no_where else args.where_users,
+                    )
+                )  # fmt: skip
     write(runs, duration=args.duration, started=started)
 
 

@@ -496,3 +496,14 @@ def test_no_ceiling_without_the_reference_s_cpu_run():
     report = "\n".join(text.render(runs, duration=60, command="`x`"))
     assert "What the machine allows" not in report
     assert "Not measured: failed." in report
+
+
+def test_a_stack_that_fails_to_start_is_reported_skipped(monkeypatch, tmp_path):
+    def broken(work, **_):
+        raise RuntimeError("bench-stock-rasa exited early")
+
+    monkeypatch.setitem(text.STARTED_HERE, "stock", broken)
+    run = text.run_started("stock", tmp_path, levels=[1], duration=1.0, where_users=None)
+    assert run.name == "stock" and not run.levels
+    assert run.skipped.startswith("it failed (RuntimeError: bench-stock-rasa exited early)")
+    assert set(text.PROFILES["both"]) == {"default", *text.STARTED_HERE}
