@@ -61,6 +61,17 @@ def plan(schema: GraphSchema, targets: list[str], inputs: list[str]) -> list[Ste
     return [(name, needs[name]) for name in order]
 
 
+def _clash(inputs: Mapping[str, Any], nodes: Mapping[str, Any]) -> bool:
+    """Whether an input value names a node or an input (Dask would substitute it).
+
+    A function of its own: a generator in ``run`` would turn ``run``'s arguments into
+    closure cells, and pyinstrument would then name the method after another object
+    ("dict.run") in the benchmark's profile."""
+    return any(
+        isinstance(value, str) and (value in nodes or value in inputs) for value in inputs.values()
+    )
+
+
 class SequentialGraphRunner(rasa_dask.DaskGraphRunner):
     """``DaskGraphRunner`` with the execution order worked out once per kind of run."""
 
@@ -77,11 +88,7 @@ class SequentialGraphRunner(rasa_dask.DaskGraphRunner):
         if key not in self._plans:
             self._plans[key] = plan(self._graph_schema, list(run_targets), list(inputs))
         steps = self._plans[key]
-        clash = any(
-            isinstance(value, str) and (value in self._graph_schema.nodes or value in inputs)
-            for value in inputs.values()
-        )
-        if steps is None or clash:
+        if steps is None or _clash(inputs, self._graph_schema.nodes):
             return super().run(dict(inputs) or None, targets)  # Dask's path, Rasa's errors
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

@@ -180,3 +180,11 @@ def test_the_assistant_parses_and_predicts_as_with_dask(
         if inputs == ("__tracker__",)
     )
     assert predicting.index("DecisiveRulePolicy") < predicting.index("RuleAwareTEDPolicy")
+
+
+def test_run_keeps_its_arguments_out_of_closures():
+    # pyinstrument names a method by its first argument's type; an argument that a
+    # generator captures becomes a cell, and the profile called this "dict.run".
+    code = graph_runner.SequentialGraphRunner.run.__code__
+    arguments = code.co_varnames[: code.co_argcount]
+    assert not set(arguments) & set(code.co_cellvars)
