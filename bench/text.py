@@ -462,18 +462,18 @@ def rasa_cpu_per_turn(run: ProfileRun) -> tuple[float, float] | None:
 def ceiling_section(runs: Sequence[ProfileRun]) -> list[str]:
     """What the stock reference says about the production target on this machine."""
     by_name = {run.name: run for run in runs}
-    stock = rasa_cpu_per_turn(by_name["stock"]) if "stock" in by_name else None
-    if stock is None or not stock[0]:
+    reference = rasa_cpu_per_turn(by_name["stock"]) if "stock" in by_name else None
+    if reference is None or not reference[0]:
         return []
     cores = psutil.cpu_count() or 1
     lines = [
         "## What the machine allows",
         "",
-        f"The stock reference's Rasa used {stock[0] * 1000:.1f} ms of CPU per turn "
-        f"({stock[1] * 1000:.1f} ms for all its processes together), for a bot with 3 "
+        f"The stock reference's Rasa used {reference[0] * 1000:.1f} ms of CPU per turn "
+        f"({reference[1] * 1000:.1f} ms for all its processes together), for a bot with 3 "
         "intents, no forms, no slots and in-memory stores. Rasa replicas busy on all "
         f"{cores} cores, with nothing else running, could at that cost do at most "
-        f"{cores / stock[0]:.0f} turns/s.",
+        f"{cores / reference[0]:.0f} turns/s.",
     ]
     prod = rasa_cpu_per_turn(by_name["prod"]) if "prod" in by_name else None
     if prod:
@@ -616,6 +616,7 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
     ]
     for run in runs:
         title = TITLES[run.name]
+        in_title = title[0].lower() + title[1:]  # "stock Rasa reference"
         lines += [f"## {title}", "", f"Stack: {run.description}.", ""]
         if run.name == "stock":
             lines += [
@@ -633,9 +634,9 @@ def render(runs: Sequence[ProfileRun], *, duration: float, command: str) -> list
         if samples:
             lines += ["First errors seen:", "", *(f"- {s}" for s in samples[:10]), ""]
         if run.cpu:
-            lines += [f"### CPU by process ({title.lower()})", "", *cpu_share.section(run.cpu)]
+            lines += [f"### CPU by process ({in_title})", "", *cpu_share.section(run.cpu)]
         if run.where:
-            lines += [f"### Where the time goes ({title.lower()})", "", *where_section(run.where)]
+            lines += [f"### Where the time goes ({in_title})", "", *where_section(run.where)]
     lines += ceiling_section(runs)
     lines += ["## Against the targets", ""]
     lines += table(
